@@ -1,0 +1,1 @@
+"""Config layer: YAML -> validated, typed Pipeline objects. Never imports Airflow."""

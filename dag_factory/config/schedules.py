@@ -1,0 +1,98 @@
+"""Schedules without Airflow: presets, cron validation and data intervals.
+
+Airflow computes intervals with CronDataIntervalTimetable; this module gives the
+same answer for `dag-factory run --date` and for lint, without importing Airflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PRESETS: dict[str, str] = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@quarterly": "0 0 1 */3 *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+
+
+def cron_of(schedule: str) -> str:
+    """The cron expression behind a schedule string (presets expanded)."""
+    return PRESETS.get(schedule, schedule)
+
+
+def cron_problem(schedule: str) -> str | None:
+    """Why a schedule string is not a valid cron/preset, or None when it is."""
+    from croniter import croniter  # imported lazily: lint of files without schedules stays fast
+
+    if schedule.startswith("@") and schedule not in PRESETS:
+        return f"unknown preset {schedule!r}; use one of {', '.join(sorted(PRESETS))}"
+    expr = cron_of(schedule)
+    if len(expr.split()) != 5:
+        return f"cron expression {schedule!r} must have 5 fields (minute hour day month weekday)"
+    if not croniter.is_valid(expr):
+        return f"invalid cron expression {schedule!r}"
+    return None
+
+
+def timezone_problem(name: str) -> str | None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown timezone {name!r} (use an IANA name such as 'Europe/Berlin' or 'UTC')"
+    return None
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A half-open data interval [start, end) with tz-aware bounds."""
+
+    start: datetime
+    end: datetime
+    tz: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("interval bounds must be timezone-aware")
+        if not self.start < self.end:
+            raise ValueError(f"empty interval: {self.start} .. {self.end}")
+
+    @property
+    def ds(self) -> str:
+        """The partition date: the interval start's date in the pipeline's timezone."""
+        return self.start.astimezone(ZoneInfo(self.tz)).date().isoformat()
+
+    @property
+    def start_utc(self) -> datetime:
+        return self.start.astimezone(timezone.utc)
+
+    @property
+    def end_utc(self) -> datetime:
+        return self.end.astimezone(timezone.utc)
+
+    def __str__(self) -> str:
+        return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+def interval_for_date(schedule: str | None, tz: str, day: date) -> Interval:
+    """The interval a run "for day D" loads: the first schedule tick on or after D 00:00
+    (pipeline timezone) up to the next tick. Manual pipelines load the calendar day."""
+    zone = ZoneInfo(tz)
+    midnight = datetime.combine(day, time(0), tzinfo=zone)
+    if schedule is None:
+        return Interval(midnight, datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone), tz)
+    from croniter import croniter
+
+    expr = cron_of(schedule)
+    if croniter.match(expr, midnight):
+        start = midnight
+    else:
+        start = croniter(expr, midnight).get_next(datetime)
+    end = croniter(expr, start).get_next(datetime)
+    return Interval(start.astimezone(zone), end.astimezone(zone), tz)

@@ -1,0 +1,1 @@
+"""Engine: moves data (source -> lake -> warehouse). Never imports Airflow."""
