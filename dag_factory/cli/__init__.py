@@ -1,0 +1,58 @@
+"""`dag-factory` command line. Subcommands import their layers lazily so that
+`lint` never imports Airflow."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dag-factory", description="YAML pipelines -> Airflow DAGs for warehouse loads")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    lint = sub.add_parser("lint", help="check pipeline files against the schema and rules (no Airflow needed)")
+    lint.add_argument("paths", nargs="*", help="files or folders (default: pipelines/)")
+    lint.add_argument("--format", choices=["text", "github"], default="text")
+    lint.add_argument("--env", help="environment to resolve (default: $DAG_FACTORY_ENV or 'local')")
+
+    show = sub.add_parser("show", help="print a pipeline's resolved config and task graph")
+    show.add_argument("name")
+    show.add_argument("--env")
+    show.add_argument("--pipelines", default=None, help="pipelines folder (default: ./pipelines)")
+
+    run = sub.add_parser("run", help="run one interval of a pipeline through the engine, without a scheduler")
+    run.add_argument("name")
+    run.add_argument("--date", required=True, help="YYYY-MM-DD: the interval starting on this day")
+    run.add_argument("--env")
+    run.add_argument("--pipelines", default=None)
+
+    demo = sub.add_parser("demo", help="seed the demo shop DB and run the example pipelines through Airflow")
+    demo.add_argument("--days", type=int, default=3)
+    demo.add_argument("--home", default=".demo", help="folder for the demo's databases, lake and Airflow home")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "lint":
+        from dag_factory.cli.lint import lint_command
+
+        return lint_command(args.paths, args.format, args.env)
+    if args.command == "show":
+        from dag_factory.cli.show import show_command
+
+        return show_command(args.name, args.env, args.pipelines)
+    if args.command == "run":
+        from dag_factory.cli.run import run_command
+
+        return run_command(args.name, args.date, args.env, args.pipelines)
+    if args.command == "demo":
+        from dag_factory.cli.demo import demo_command
+
+        return demo_command(args.days, args.home)
+    return 2  # pragma: no cover - argparse enforces the choices
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,4 @@
+from dag_factory.cli import main
+import sys
+
+sys.exit(main())

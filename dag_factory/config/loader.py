@@ -1,0 +1,191 @@
+"""Find pipeline files, layer them, validate them, and build Pipeline objects.
+
+Every file ends up either as a Pipeline or as a FileError; one bad file never
+stops the others from loading.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from dag_factory.config.merge import merge_layers
+from dag_factory.config.model import Lake, Load, Pipeline, SqlSource, Target
+from dag_factory.config.semantic import semantic_problems
+from dag_factory.config.validate import schema_problems
+from dag_factory.config.yaml_loader import LocatedDoc, Mark, load_file
+from dag_factory.errors import ConfigError, Problem
+
+DEFAULTS_FILE = "_defaults.yaml"
+DEFAULT_ENV = "local"
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def active_env() -> str:
+    return os.environ.get("DAG_FACTORY_ENV", DEFAULT_ENV)
+
+
+@dataclass
+class FileError:
+    """A pipeline file that could not be turned into a Pipeline."""
+
+    path: Path
+    error: ConfigError
+
+    @property
+    def dag_id(self) -> str:
+        """A stable id for the placeholder DAG: the file stem, made id-safe."""
+        stem = re.sub(r"[^a-z0-9_]", "_", self.path.stem.lower()) or "pipeline"
+        return stem if re.match(r"^[a-z]", stem) else f"p_{stem}"
+
+
+@dataclass
+class LoadResult:
+    pipelines: dict[str, Pipeline] = field(default_factory=dict)
+    errors: list[FileError] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for e in self.errors for p in e.error.problems]
+
+
+def is_pipeline_file(path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml") and not path.name.startswith("_")
+
+
+def discover(root: Path) -> list[Path]:
+    """Every pipeline file under `root`, sorted; folders and files starting with '_' or '.' are skipped."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(("_", ".")))
+        found.extend(Path(dirpath) / f for f in sorted(filenames) if is_pipeline_file(Path(f)) and not f.startswith("."))
+    return found
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class _DefaultsCache:
+    """Each _defaults.yaml is read once per load, however many pipelines sit below it."""
+
+    def __init__(self) -> None:
+        self._docs: dict[Path, LocatedDoc | ConfigError | None] = {}
+
+    def chain(self, root: Path, folder: Path) -> list[LocatedDoc]:
+        folders = [folder]
+        while folders[-1] != root and root in folders[-1].parents:
+            folders.append(folders[-1].parent)
+        docs = []
+        for f in reversed(folders):
+            doc = self._get(f / DEFAULTS_FILE)
+            if isinstance(doc, ConfigError):
+                raise doc
+            if doc is not None:
+                docs.append(doc)
+        return docs
+
+    def _get(self, path: Path) -> LocatedDoc | ConfigError | None:
+        if path not in self._docs:
+            if not path.is_file():
+                self._docs[path] = None
+            else:
+                try:
+                    doc = load_file(path, display_path(path))
+                    if not isinstance(doc.data, dict):
+                        raise ConfigError([Problem(doc.file, 1, 1, "a _defaults.yaml file must be a mapping of keys")])
+                    self._docs[path] = doc
+                except ConfigError as exc:
+                    self._docs[path] = exc
+        return self._docs[path]
+
+
+def load_pipeline(path: Path, root: Path, env: str | None = None) -> Pipeline:
+    """Load one file into a Pipeline or raise ConfigError with every problem found."""
+    return _load_one(path, root, env or active_env(), _DefaultsCache())[0]
+
+
+def _load_one(path: Path, root: Path, env: str, defaults: _DefaultsCache) -> tuple[Pipeline, Mark]:
+    shown = display_path(path)
+    doc = load_file(path, shown)
+    if not isinstance(doc.data, dict):
+        kind = "a list" if isinstance(doc.data, list) else f"a {type(doc.data).__name__}"
+        raise ConfigError([Problem(shown, 1, 1, f"a pipeline file must be a mapping of keys, not {kind}")])
+    chain = defaults.chain(root.resolve(), path.resolve().parent)
+    data, marks = merge_layers(chain, doc, env)
+    problems = schema_problems(data, marks, shown) + semantic_problems(data, marks, path, shown)
+    problems.sort(key=lambda p: (p.file != shown, p.file, p.line, p.column))
+    if problems:
+        raise ConfigError(problems)
+    return build_pipeline(data, shown, env), marks.get(("name",), Mark(shown, 1, 1))
+
+
+def load_pipelines(root: Path, env: str | None = None, paths: list[Path] | None = None) -> LoadResult:
+    """Load every pipeline under `root` (or just `paths`), checking names are unique."""
+    env = env or active_env()
+    result = LoadResult()
+    defaults = _DefaultsCache()
+    seen: dict[str, Pipeline] = {}
+    for path in paths if paths is not None else discover(root):
+        try:
+            pipeline, name_mark = _load_one(path, root, env, defaults)
+        except ConfigError as exc:
+            result.errors.append(FileError(path, exc))
+            continue
+        if pipeline.name in seen:
+            first = seen[pipeline.name].path
+            result.errors.append(
+                FileError(path, ConfigError([Problem(name_mark.file, name_mark.line, name_mark.column, f"pipeline name {pipeline.name!r} is already used by {first}", "name")]))
+            )
+            continue
+        seen[pipeline.name] = pipeline
+        result.pipelines[pipeline.name] = pipeline
+    return result
+
+
+def parse_duration(text: str) -> timedelta:
+    m = _DURATION.match(text)
+    if not m or not text:
+        raise ValueError(f"bad duration {text!r}")
+    d, h, mi, s = (int(x) if x else 0 for x in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+
+
+def build_pipeline(data: dict[str, Any], file: str, env: str) -> Pipeline:
+    """Typed objects from a dict that already passed schema and semantic checks."""
+    src, ld, tgt, lake = data["source"], data["load"], data["target"], data.get("lake")
+    return Pipeline(
+        name=data["name"],
+        description=data.get("description", ""),
+        owner=data.get("owner", "airflow"),
+        tags=tuple(data.get("tags", ())),
+        schedule=data.get("schedule", "@daily"),
+        timezone=data.get("timezone", "UTC"),
+        start_date=date.fromisoformat(data.get("start_date", "2024-01-01")),
+        end_date=date.fromisoformat(data["end_date"]) if data.get("end_date") else None,
+        catchup=data.get("catchup", False),
+        max_active_runs=data.get("max_active_runs", 1),
+        source=SqlSource(
+            conn_id=src["conn_id"],
+            table=src.get("table"),
+            query=src.get("query"),
+            columns=tuple(src["columns"]) if src.get("columns") else None,
+            batch_size=src.get("batch_size", 50_000),
+        ),
+        load=Load(mode=ld["mode"], cursor=ld.get("cursor"), primary_key=tuple(ld.get("primary_key", ()))),
+        lake=Lake(conn_id=lake["conn_id"], path=lake["path"].strip("/")) if lake else None,
+        target=Target(conn_id=tgt["conn_id"], table=tgt["table"]),
+        retries=data.get("retries", 2),
+        retry_delay=parse_duration(data.get("retry_delay", "5m")),
+        timeout=parse_duration(data.get("timeout", "1h")),
+        path=file,
+        env=env,
+        resolved={k: v for k, v in data.items() if k != "environments"},
+    )

@@ -1,0 +1,110 @@
+"""JSON-Schema validation that reports every error at its file, line and column."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from dag_factory.config.yaml_loader import VALUE, KeyPath, Mark, nearest_mark
+from dag_factory.errors import Problem
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "pipeline.schema.json"
+_PACKAGED_SCHEMA = Path(__file__).resolve().parent / "pipeline.schema.json"
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+}
+
+
+def schema_path() -> Path:
+    """The schema file: the repository's copy in a checkout, the packaged copy in a wheel."""
+    return SCHEMA_PATH if SCHEMA_PATH.exists() else _PACKAGED_SCHEMA
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    return json.loads(schema_path().read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def validator() -> Draft202012Validator:
+    return Draft202012Validator(schema(), format_checker=FormatChecker(formats=["date"]))
+
+
+def _subschema_properties(error: ValidationError) -> list[str]:
+    props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    return sorted(props)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unknown_keys(error: ValidationError) -> list[tuple[str, str, KeyPath]]:
+    path: KeyPath = tuple(error.absolute_path)
+    known = _subschema_properties(error)
+    extra = [k for k in error.instance if k not in known] if isinstance(error.instance, dict) else []
+    out = []
+    for key in extra:
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(known)}"
+        out.append((f"unknown key {key!r}", hint, path + (key,)))
+    return out
+
+
+def _message(error: ValidationError) -> tuple[str, str, KeyPath]:
+    """(message, hint, path to point at) for one jsonschema error; value errors point at the value."""
+    path: KeyPath = tuple(error.absolute_path)
+    v = error.validator
+    if path and v not in ("required", "additionalProperties"):
+        path = path + (VALUE,)
+    if v == "required":
+        missing = str(error.message).split("'")[1] if "'" in error.message else "?"
+        return f"missing required key {missing!r}", "", path
+    if v == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        names = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted)
+        return f"expected {names}, got {_describe(error.instance)}", "", path
+    if v == "enum":
+        return f"{_describe(error.instance)} is not one of: {', '.join(map(str, error.validator_value))}", "", path
+    if v == "const":
+        return f"must be {error.validator_value!r}, got {_describe(error.instance)}", "", path
+    if v == "pattern":
+        desc = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+        return f"{_describe(error.instance)} is not valid here", desc.split(". ")[0] if desc else "", path
+    if v == "format":
+        return f"{_describe(error.instance)} is not a valid {error.validator_value} (YYYY-MM-DD)", "", path
+    if v == "not" and path and path[-1] == "path":
+        return f"{_describe(error.instance)} must not contain '..'", "", path
+    return error.message, "", path
+
+
+def schema_problems(data: Any, marks: dict[KeyPath, Mark], default_file: str) -> list[Problem]:
+    """Every schema violation in `data`, located through `marks` (nearest ancestor)."""
+    problems = []
+    for error in validator().iter_errors(data):
+        found = _unknown_keys(error) if error.validator == "additionalProperties" else [_message(error)]
+        for message, hint, path in found:
+            mark = nearest_mark(marks, path) or Mark(default_file, 1, 1)
+            dotted = ".".join(str(p) for p in path if p != VALUE)
+            problems.append(Problem(mark.file, mark.line, mark.column, message, dotted, hint))
+    return sorted(problems, key=lambda p: (p.file, p.line, p.column))
