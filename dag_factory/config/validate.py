@@ -90,7 +90,8 @@ def _message(error: ValidationError) -> tuple[str, str, KeyPath]:
         return f"must be {error.validator_value!r}, got {_describe(error.instance)}", "", path
     if v == "pattern":
         desc = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
-        return f"{_describe(error.instance)} is not valid here", desc.split(". ")[0] if desc else "", path
+        rule = desc.split(". ")[0].rstrip(".") if desc else f"must match {error.validator_value}"
+        return f"{_describe(error.instance)} is not valid: {rule[0].lower() + rule[1:]}", "", path
     if v == "format":
         return f"{_describe(error.instance)} is not a valid {error.validator_value} (YYYY-MM-DD)", "", path
     if v == "not" and path and path[-1] == "path":
