@@ -96,3 +96,19 @@ def interval_for_date(schedule: str | None, tz: str, day: date) -> Interval:
         start = croniter(expr, midnight).get_next(datetime)
     end = croniter(expr, start).get_next(datetime)
     return Interval(start.astimezone(zone), end.astimezone(zone), tz)
+
+
+def latest_complete_interval(schedule: str | None, tz: str, now: datetime) -> Interval:
+    """The last interval that ended at or before `now`: what a manual run with no
+    logical date loads (Airflow gives such runs no data interval)."""
+    zone = ZoneInfo(tz)
+    now = now.astimezone(zone)
+    if schedule is None:
+        today = datetime.combine(now.date(), time(0), tzinfo=zone)
+        return Interval(datetime.combine(now.date() - timedelta(days=1), time(0), tzinfo=zone), today, tz)
+    from croniter import croniter
+
+    expr = cron_of(schedule)
+    end = now if croniter.match(expr, now.replace(second=0, microsecond=0)) and now.second == 0 and now.microsecond == 0 else croniter(expr, now).get_prev(datetime)
+    start = croniter(expr, end).get_prev(datetime)
+    return Interval(start.astimezone(zone), end.astimezone(zone), tz)

@@ -1,0 +1,62 @@
+"""Parse-time entry point: every pipeline file becomes a DAG or a placeholder DAG.
+
+Airflow 3.3 marks every DAG of a file stale when the file raises, and records no
+per-DAG errors, so nothing here may raise for one bad pipeline: each failure is
+caught and shown as a placeholder DAG carrying the error, and the rest load.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import get_parsing_context
+
+from dag_factory.airflow.builder import build_dag, build_placeholder
+from dag_factory.config.loader import FileError, discover, load_pipelines
+from dag_factory.errors import ConfigError, Problem
+
+log = logging.getLogger(__name__)
+
+
+def pipelines_root(namespace: dict[str, Any], explicit: str | None) -> Path:
+    """Explicit argument, else $DAG_FACTORY_PIPELINES, else `pipelines/` beside the
+    dags folder (repository layout) or inside it (MWAA layout: one bundle folder)."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("DAG_FACTORY_PIPELINES"):
+        return Path(os.environ["DAG_FACTORY_PIPELINES"])
+    here = Path(namespace.get("__file__", "dags/generate.py")).resolve().parent
+    inside = here / "pipelines"
+    return inside if inside.is_dir() else here.parent / "pipelines"
+
+
+def generate_dags(namespace: dict[str, Any], pipelines_dir: str | None = None) -> None:
+    root = pipelines_root(namespace, pipelines_dir)
+    if not root.is_dir():
+        log.warning("dag_factory: pipelines folder %s does not exist; no DAGs generated", root)
+        return
+    paths = None
+    wanted = get_parsing_context().dag_id
+    if wanted:  # a worker running one task: build just that DAG (name == file stem)
+        paths = [p for p in discover(root) if p.stem == wanted] or None
+    result = load_pipelines(root, paths=paths)
+    dags: dict[str, Any] = {}
+    errors = list(result.errors)
+    for name, pipeline in result.pipelines.items():
+        try:
+            dags[name] = build_dag(pipeline)
+        except Exception as exc:  # must not take the other DAGs down
+            log.exception("dag_factory: could not build DAG %s", name)
+            problem = Problem(pipeline.path, 1, 1, f"could not build the DAG: {type(exc).__name__}: {exc}")
+            errors.append(FileError(Path(pipeline.path), ConfigError([problem])))
+    for error in errors:
+        dag_id = error.dag_id if error.dag_id not in dags else f"{error.dag_id}_config_error"
+        log.warning("dag_factory: %s", error.error)
+        try:
+            dags[dag_id] = build_placeholder(error, dag_id)
+        except Exception:
+            log.exception("dag_factory: could not build the placeholder DAG for %s", error.path)
+    namespace.update(dags)

@@ -1,0 +1,123 @@
+"""What every source shares: building the SELECT, query templates, re-batching.
+
+Sources differ in placeholder style and in how they compare the cursor, so the
+dialect bits are passed in; the shape of the selection is decided once, here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Protocol
+
+import pyarrow as pa
+
+from dag_factory.config.model import Load, SqlSource
+from dag_factory.config.schedules import Interval
+from dag_factory.engine.identifiers import quote_ident, quote_table, validate_identifier
+from dag_factory.errors import EngineError
+
+_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class Source(Protocol):
+    def read(
+        self, source: SqlSource, load: Load, interval: Interval
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]: ...
+
+    def close(self) -> None: ...
+
+
+def template_values(interval: Interval) -> dict[str, object]:
+    """Values a query may reference as {{ name }}; they become bound parameters."""
+    return {
+        "data_interval_start": interval.start_utc,
+        "data_interval_end": interval.end_utc,
+        "ds": interval.ds,
+    }
+
+
+def render_query(
+    query: str,
+    values: dict[str, object],
+    placeholder: str,
+    escape: Callable[[str], str] = lambda s: s,
+) -> tuple[str, list[object]]:
+    """Replace {{ name }} by a placeholder and collect the bound value.
+
+    `escape` protects the literal text (psycopg needs '%' doubled once
+    parameters are passed); unknown names are an error, not left in the SQL.
+    """
+    parts: list[str] = []
+    params: list[object] = []
+    pos = 0
+    for m in _TEMPLATE.finditer(query):
+        parts.append(escape(query[pos : m.start()]))
+        name = m.group(1)
+        if name not in values:
+            raise EngineError(
+                f"unknown template {{{{ {name} }}}} in source query; "
+                f"available: {', '.join(sorted(values))}"
+            )
+        parts.append(placeholder)
+        params.append(values[name])
+        pos = m.end()
+    parts.append(escape(query[pos:]))
+    return "".join(parts), params
+
+
+def base_select(
+    source: SqlSource, query_sql: str | None = None
+) -> str:
+    """SELECT over the table (with projection) or over the query as a subquery."""
+    cols = "*"
+    if source.columns:
+        cols = ", ".join(quote_ident(c) for c in source.columns)
+    if source.query is not None:
+        q = (query_sql if query_sql is not None else source.query).strip().rstrip(";")
+        return f"SELECT {cols} FROM ({q}) AS q"
+    if not source.table:
+        raise EngineError("source needs either 'table' or 'query'")
+    return f"SELECT {cols} FROM {quote_table(source.table)}"
+
+
+def cursor_column(load: Load) -> str | None:
+    """The validated cursor column when the load reads one interval, else None."""
+    if load.mode != "incremental":
+        return None
+    if not load.cursor:
+        raise EngineError("incremental load needs a 'cursor' column")
+    return validate_identifier(load.cursor)
+
+
+def utc_naive_text(dt: datetime) -> str:
+    """An aware datetime as 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC (for SQLite)."""
+    from datetime import timezone
+
+    u = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return u.isoformat(sep=" ", timespec="microseconds" if u.microsecond else "seconds")
+
+
+def rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """Re-chunk a stream into batches of exactly `size` rows (the last may be shorter).
+
+    Holds at most about one batch plus one incoming chunk, so memory stays flat.
+    """
+    if size <= 0:
+        raise EngineError(f"batch_size must be positive, got {size}")
+    pending: list[pa.RecordBatch] = []
+    n = 0
+    for b in batches:
+        if b.num_rows == 0:
+            continue
+        pending.append(b)
+        n += b.num_rows
+        while n >= size:
+            merged = pa.concat_batches(pending) if len(pending) > 1 else pending[0]
+            yield merged.slice(0, size)
+            rest = merged.slice(size)
+            pending = [rest] if rest.num_rows else []
+            n = rest.num_rows
+    if n:
+        yield pa.concat_batches(pending) if len(pending) > 1 else pending[0]
