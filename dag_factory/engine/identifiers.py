@@ -17,10 +17,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def validate_identifier(name: str) -> str:
     """Return `name` if it is a plain SQL identifier, else raise EngineError."""
     if not isinstance(name, str) or not _IDENT.match(name):
-        raise EngineError(
-            f"invalid SQL identifier {name!r}: use letters, digits and underscores, "
-            "not starting with a digit"
-        )
+        raise EngineError(f"invalid SQL identifier {name!r}: use letters, digits and underscores, not starting with a digit")
     return name
 
 

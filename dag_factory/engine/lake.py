@@ -82,9 +82,7 @@ class LocalLake:
     def partition_dir(self, path: str, ds: str) -> Path:
         return self.root / validate_lake_path(path) / f"ds={validate_ds(ds)}"
 
-    def write_partition(
-        self, path: str, ds: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
-    ) -> PartitionInfo:
+    def write_partition(self, path: str, ds: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> PartitionInfo:
         """Write all batches as the partition for `ds`, replacing any previous one atomically."""
         final = self.partition_dir(path, ds)
         parent = final.parent
@@ -107,9 +105,7 @@ class LocalLake:
             raise
         return PartitionInfo(rows=rows, files=files, location=str(final))
 
-    def _write_files(
-        self, folder: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
-    ) -> tuple[int, int]:
+    def _write_files(self, folder: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> tuple[int, int]:
         rows = 0
         files = 0
         writer: pq.ParquetWriter | None = None
@@ -128,9 +124,7 @@ class LocalLake:
         try:
             for batch in batches:
                 if batch.schema != schema:
-                    raise EngineError(
-                        f"batch schema differs from the declared schema:\n{batch.schema}\nvs\n{schema}"
-                    )
+                    raise EngineError(f"batch schema differs from the declared schema:\n{batch.schema}\nvs\n{schema}")
                 offset = 0
                 while offset < batch.num_rows:
                     if writer is None or in_file >= self.rows_per_file:
@@ -160,9 +154,7 @@ class LocalLake:
         folder = self.partition_dir(path, ds)
         parts = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
         if not parts:
-            raise EngineError(
-                f"lake partition {path}/ds={ds} not found under {self.root}; run extract for {ds} first"
-            )
+            raise EngineError(f"lake partition {path}/ds={ds} not found under {self.root}; run extract for {ds} first")
         schema = pq.read_schema(parts[0])
 
         def batches() -> Iterator[pa.RecordBatch]:

@@ -18,9 +18,7 @@ def open_source(conn: ConnInfo) -> Source:
         from dag_factory.engine.sources.sqlite import SqliteSource
 
         return SqliteSource(conn)
-    raise ConnectionConfigError(
-        f"connection {conn}: kind {conn.kind!r} cannot be a source (supported: sqlite, postgres)"
-    )
+    raise ConnectionConfigError(f"connection {conn}: kind {conn.kind!r} cannot be a source (supported: sqlite, postgres)")
 
 
 __all__ = ["Source", "open_source"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 import pyarrow as pa
@@ -22,9 +22,7 @@ _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class Source(Protocol):
-    def read(
-        self, source: SqlSource, load: Load, interval: Interval
-    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]: ...
+    def read(self, source: SqlSource, load: Load, interval: Interval) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]: ...
 
     def close(self) -> None: ...
 
@@ -56,10 +54,7 @@ def render_query(
         parts.append(escape(query[pos : m.start()]))
         name = m.group(1)
         if name not in values:
-            raise EngineError(
-                f"unknown template {{{{ {name} }}}} in source query; "
-                f"available: {', '.join(sorted(values))}"
-            )
+            raise EngineError(f"unknown template {{{{ {name} }}}} in source query; available: {', '.join(sorted(values))}")
         parts.append(placeholder)
         params.append(values[name])
         pos = m.end()
@@ -67,9 +62,7 @@ def render_query(
     return "".join(parts), params
 
 
-def base_select(
-    source: SqlSource, query_sql: str | None = None
-) -> str:
+def base_select(source: SqlSource, query_sql: str | None = None) -> str:
     """SELECT over the table (with projection) or over the query as a subquery."""
     cols = "*"
     if source.columns:
@@ -93,9 +86,8 @@ def cursor_column(load: Load) -> str | None:
 
 def utc_naive_text(dt: datetime) -> str:
     """An aware datetime as 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC (for SQLite)."""
-    from datetime import timezone
 
-    u = dt.astimezone(timezone.utc).replace(tzinfo=None)
+    u = dt.astimezone(UTC).replace(tzinfo=None)
     return u.isoformat(sep=" ", timespec="microseconds" if u.microsecond else "seconds")
 
 

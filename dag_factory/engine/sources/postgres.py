@@ -124,9 +124,7 @@ class PostgresSource:
         params: list[object] = []
         query_sql = None
         if source.query is not None:
-            query_sql, params = render_query(
-                source.query, template_values(interval), "%s", lambda s: s.replace("%", "%%")
-            )
+            query_sql, params = render_query(source.query, template_values(interval), "%s", lambda s: s.replace("%", "%%"))
         sql = base_select(source, query_sql)
         cursor = cursor_column(load)
         if cursor:
@@ -135,9 +133,7 @@ class PostgresSource:
             params += [interval.start_utc, interval.end_utc]
         return sql, params
 
-    def read(
-        self, source: SqlSource, load: Load, interval: Interval
-    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    def read(self, source: SqlSource, load: Load, interval: Interval) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         sql, params = self.selection(source, load, interval)
         pg = self._connection()
         try:
@@ -148,17 +144,13 @@ class PostgresSource:
         dups = sorted({n for n in names if names.count(n) > 1})
         if dups:
             raise EngineError(f"source {self.conn}: duplicate column names {dups}")
-        fields = [
-            pa.field(d.name, arrow_type(d.type_code, d.precision, d.scale)) for d in cur.description
-        ]
+        fields = [pa.field(d.name, arrow_type(d.type_code, d.precision, d.scale)) for d in cur.description]
         schema = pa.schema(fields)
         return schema, rebatch(self._stream(sql, params, schema), source.batch_size)
 
     def _stream(self, sql: str, params: list, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         bytea_cols = [i for i, f in enumerate(schema) if pa.types.is_binary(f.type)]
-        csv_types = {
-            f.name: (pa.string() if pa.types.is_binary(f.type) else f.type) for f in schema
-        }
+        csv_types = {f.name: (pa.string() if pa.types.is_binary(f.type) else f.type) for f in schema}
         convert = pacsv.ConvertOptions(
             column_types=csv_types,
             strings_can_be_null=True,
@@ -177,9 +169,7 @@ class PostgresSource:
                 stream = io.BufferedReader(_CopyReader(copy), buffer_size=1 << 20)
                 if not stream.peek(1):
                     return
-                reader = pacsv.open_csv(
-                    stream, read_options=read_opts, parse_options=parse, convert_options=convert
-                )
+                reader = pacsv.open_csv(stream, read_options=read_opts, parse_options=parse, convert_options=convert)
                 for batch in reader:
                     if bytea_cols:
                         cols = list(batch.columns)

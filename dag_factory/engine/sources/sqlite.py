@@ -16,7 +16,7 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -96,8 +96,8 @@ def _to_datetime(v: object, aware: bool) -> datetime:
         raise TypeError(type(v).__name__)
     dt = datetime.fromisoformat(v.strip())
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)  # naive text is UTC
-    dt = dt.astimezone(timezone.utc)
+        dt = dt.replace(tzinfo=UTC)  # naive text is UTC
+    dt = dt.astimezone(UTC)
     return dt if aware else dt.replace(tzinfo=None)
 
 
@@ -197,24 +197,18 @@ class SqliteSource:
         db = self._connection()
         if source.query is None:
             schema, table = split_table(source.table or "")
-            rows = db.execute(
-                "SELECT name, type FROM pragma_table_info(?, ?)", (table, schema or "main")
-            ).fetchall()
+            rows = db.execute("SELECT name, type FROM pragma_table_info(?, ?)", (table, schema or "main")).fetchall()
             if not rows:
                 raise EngineError(f"source {self.conn}: table {source.table!r} not found")
             if source.columns:
                 by_name = dict(rows)
                 missing = [c for c in source.columns if c not in by_name]
                 if missing:
-                    raise EngineError(
-                        f"source {self.conn}: table {source.table!r} has no column(s) {missing}"
-                    )
+                    raise EngineError(f"source {self.conn}: table {source.table!r} has no column(s) {missing}")
                 rows = [(c, by_name[c]) for c in source.columns]
             return rows
         # Views cannot hold parameters: probe with the templates as NULL.
-        probe_sql, _ = render_query(
-            source.query, {k: None for k in ("data_interval_start", "data_interval_end", "ds")}, "NULL"
-        )
+        probe_sql, _ = render_query(source.query, {k: None for k in ("data_interval_start", "data_interval_end", "ds")}, "NULL")
         view = f"_dagf_probe_{uuid.uuid4().hex[:12]}"
         try:
             db.execute(f"CREATE TEMP VIEW {quote_ident(view)} AS {base_select(source, probe_sql)}")
@@ -224,9 +218,7 @@ class SqliteSource:
         finally:
             db.execute(f"DROP VIEW IF EXISTS temp.{quote_ident(view)}")
 
-    def read(
-        self, source: SqlSource, load: Load, interval: Interval
-    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    def read(self, source: SqlSource, load: Load, interval: Interval) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
         declared = self._declared_types(source)
         sql, params = self.selection(source, load, interval)
         cur = self._connection().cursor()
@@ -249,10 +241,7 @@ class SqliteSource:
         def batches() -> Iterator[pa.RecordBatch]:
             rows = first
             while rows:
-                cols = [
-                    to_arrow_column([r[i] for r in rows], f.type, f.name)
-                    for i, f in enumerate(schema)
-                ]
+                cols = [to_arrow_column([r[i] for r in rows], f.type, f.name) for i, f in enumerate(schema)]
                 yield pa.RecordBatch.from_arrays(cols, schema=schema)
                 rows = cur.fetchmany(source.batch_size)
             cur.close()

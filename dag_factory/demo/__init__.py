@@ -1,0 +1,1 @@
+"""The demo shop: a SQLite source whose rows change day by day."""

@@ -1,0 +1,107 @@
+"""DuckDB warehouse: Arrow streams straight in via a registered reader."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from dag_factory.engine.connections import ConnInfo
+from dag_factory.engine.warehouses.base import Warehouse, _token
+from dag_factory.errors import ConnectionConfigError, EngineError
+
+_SIMPLE = {
+    pa.int8(): "TINYINT",
+    pa.int16(): "SMALLINT",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.uint8(): "UTINYINT",
+    pa.uint16(): "USMALLINT",
+    pa.uint32(): "UINTEGER",
+    pa.uint64(): "UBIGINT",
+    pa.float32(): "REAL",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    pa.string(): "VARCHAR",
+    pa.large_string(): "VARCHAR",
+    pa.binary(): "BLOB",
+    pa.large_binary(): "BLOB",
+    pa.date32(): "DATE",
+    pa.time64("us"): "TIME",
+    pa.null(): "VARCHAR",
+}
+
+
+class DuckDBWarehouse(Warehouse):
+    placeholder = "?"
+    default_schema = "main"
+    date_type = "DATE"
+
+    def __init__(self, conn: ConnInfo) -> None:
+        if not conn.host:
+            raise ConnectionConfigError(f"connection {conn}: DuckDB needs the database file path in 'host'")
+        if conn.host != ":memory:":
+            Path(conn.host).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = duckdb.connect(conn.host)
+        except duckdb.Error as e:
+            raise EngineError(f"cannot open DuckDB connection {conn}: {e}") from e
+        self.db.execute("SET TimeZone = 'UTC'")
+        self.conn = conn
+
+    def close(self) -> None:
+        self.db.close()
+
+    def sql_type(self, t: pa.DataType, column: str) -> str:
+        if t in _SIMPLE:
+            return _SIMPLE[t]
+        if pa.types.is_timestamp(t):
+            return "TIMESTAMPTZ" if t.tz is not None else "TIMESTAMP"
+        if pa.types.is_decimal(t):
+            if t.precision > 38:
+                raise EngineError(f"column {column!r}: DuckDB decimals hold at most 38 digits, got {t}")
+            return f"DECIMAL({t.precision},{t.scale})"
+        raise EngineError(f"column {column!r}: Arrow type {t} has no DuckDB mapping")
+
+    def execute(self, sql: str, params: list | tuple = ()) -> int:
+        try:
+            cur = self.db.execute(sql, list(params))
+            if sql.lstrip().upper().startswith(("DELETE", "INSERT", "UPDATE")):
+                row = cur.fetchone()
+                return int(row[0]) if row else 0
+            return -1
+        except duckdb.Error as e:
+            raise EngineError(f"DuckDB {self.conn}: {e}") from e
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def stage(self, reader: pa.RecordBatchReader, table_sql: str, columns: list[str]) -> int:
+        view = f"_dagf_arrow_{_token()}"
+        self.db.register(view, reader)
+        try:
+            return self.execute(f'INSERT INTO {table_sql} SELECT * FROM "{view}"')
+        finally:
+            self.db.unregister(view)
+
+    def columns(self, schema: str | None, table: str, temp: bool = False) -> list[tuple[str, str]] | None:
+        db = "temp" if temp else self.db.execute("SELECT current_database()").fetchone()[0]
+        rows = self.db.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index",
+            [db, schema or "main", table],
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows] or None
+
+    def count(self, table_sql: str) -> int:
+        return int(self.db.execute(f"SELECT count(*) FROM {table_sql}").fetchone()[0])

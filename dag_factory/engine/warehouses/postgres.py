@@ -1,0 +1,120 @@
+"""PostgreSQL warehouse: staging via COPY (CSV written by Arrow, so decimals stay exact)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from dag_factory.engine.connections import ConnInfo
+from dag_factory.engine.identifiers import quote_ident
+from dag_factory.engine.pgconn import connect_postgres
+from dag_factory.engine.warehouses.base import Warehouse
+from dag_factory.errors import EngineError
+
+_SIMPLE = {
+    pa.int8(): "SMALLINT",
+    pa.int16(): "SMALLINT",
+    pa.int32(): "INTEGER",
+    pa.int64(): "BIGINT",
+    pa.uint8(): "SMALLINT",
+    pa.uint16(): "INTEGER",
+    pa.uint32(): "BIGINT",
+    pa.uint64(): "NUMERIC(20,0)",
+    pa.float32(): "REAL",
+    pa.float64(): "DOUBLE PRECISION",
+    pa.bool_(): "BOOLEAN",
+    pa.string(): "TEXT",
+    pa.large_string(): "TEXT",
+    pa.binary(): "BYTEA",
+    pa.large_binary(): "BYTEA",
+    pa.date32(): "DATE",
+    pa.time64("us"): "TIME",
+    pa.null(): "TEXT",
+}
+
+
+def _bytea_hex(arr: pa.Array) -> pa.Array:
+    """bytes -> PostgreSQL bytea hex input ('\\x0a0b')."""
+    return pa.array([None if v is None else "\\x" + v.hex() for v in arr.to_pylist()], pa.string())
+
+
+class PostgresWarehouse(Warehouse):
+    placeholder = "%s"
+    default_schema = "public"
+    date_type = "date"
+
+    def __init__(self, conn: ConnInfo) -> None:
+        self.conn = conn
+        self.pg = connect_postgres(conn, autocommit=True)
+
+    def close(self) -> None:
+        self.pg.close()
+
+    def _temp_sql(self, table: str) -> str:
+        return f"pg_temp.{quote_ident(table)}"
+
+    def sql_type(self, t: pa.DataType, column: str) -> str:
+        if t in _SIMPLE:
+            return _SIMPLE[t]
+        if pa.types.is_timestamp(t):
+            return "TIMESTAMPTZ" if t.tz is not None else "TIMESTAMP"
+        if pa.types.is_decimal(t):
+            return f"NUMERIC({t.precision},{t.scale})"
+        raise EngineError(f"column {column!r}: Arrow type {t} has no PostgreSQL mapping")
+
+    def execute(self, sql: str, params: list | tuple = ()) -> int:
+        try:
+            cur = self.pg.execute(sql, list(params) if params else None)
+        except psycopg.Error as e:
+            raise EngineError(f"PostgreSQL {self.conn}: {e}") from e
+        return cur.rowcount
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        try:
+            with self.pg.transaction():
+                yield
+        except psycopg.Error as e:
+            raise EngineError(f"PostgreSQL {self.conn}: {e}") from e
+
+    def stage(self, reader: pa.RecordBatchReader, table_sql: str, columns: list[str]) -> int:
+        cols = ", ".join(quote_ident(c) for c in columns)
+        binary = [i for i, f in enumerate(reader.schema) if pa.types.is_binary(f.type)]
+        opts = pacsv.WriteOptions(include_header=False)
+        rows = 0
+        try:
+            with self.pg.cursor().copy(f"COPY {table_sql} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+                for batch in reader:
+                    if batch.num_rows == 0:
+                        continue
+                    if binary:
+                        arrays = list(batch.columns)
+                        for i in binary:
+                            arrays[i] = _bytea_hex(arrays[i])
+                        batch = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+                    buf = io.BytesIO()
+                    # Arrow writes NULL as an empty field and '' as "" (CSV COPY keeps them apart)
+                    pacsv.write_csv(batch, buf, opts)
+                    copy.write(buf.getbuffer())
+                    rows += batch.num_rows
+        except psycopg.Error as e:
+            raise EngineError(f"PostgreSQL {self.conn}: staging into {table_sql} failed: {e}") from e
+        self.execute(f"ANALYZE {table_sql}")
+        return rows
+
+    def columns(self, schema: str | None, table: str, temp: bool = False) -> list[tuple[str, str]] | None:
+        name = self._temp_sql(table) if temp else self._table_sql(schema, table)
+        rows = self.pg.execute(
+            "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            [name],
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows] or None
+
+    def count(self, table_sql: str) -> int:
+        return int(self.pg.execute(f"SELECT count(*) FROM {table_sql}").fetchone()[0])

@@ -1,0 +1,26 @@
+"""Fixtures for engine tests: a real PostgreSQL server (session) and a fresh database per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from dag_factory.engine.connections import ConnInfo
+from tests.support.postgres import PgServer, postgres_server
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    try:
+        with postgres_server() as server:
+            yield server
+    except (RuntimeError, OSError) as e:  # no binaries and no DSN: say so instead of erroring
+        pytest.skip(f"no PostgreSQL available: {e}")
+
+
+@pytest.fixture
+def pg_conn(pg_server: PgServer) -> Iterator[ConnInfo]:
+    """ConnInfo for a brand-new, empty database (dropped after the test)."""
+    with pg_server.fresh_database() as name:
+        yield pg_server.conninfo(name)
