@@ -1,0 +1,139 @@
+"""The generated DAGs as Airflow's own DagBag sees them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import CronDataIntervalTimetable
+
+from dag_factory.airflow.generate import generate_dags
+from dag_factory.config.loader import discover
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(p.stem for p in discover(REPO / "pipelines"))
+
+pytestmark = pytest.mark.airflow
+
+
+def _bag(monkeypatch: pytest.MonkeyPatch, pipelines: Path | None = None) -> DagBag:
+    if pipelines is not None:
+        monkeypatch.setenv("DAG_FACTORY_PIPELINES", str(pipelines))
+    return DagBag(dag_folder=str(REPO / "dags"), bundle_name="dags-folder")
+
+
+def test_one_dag_per_example_pipeline_and_no_import_errors(monkeypatch):
+    bag = _bag(monkeypatch)
+    assert bag.import_errors == {}
+    assert sorted(bag.dags) == EXAMPLES
+    assert len(EXAMPLES) >= 3
+
+
+def test_incremental_dag_shape(monkeypatch):
+    dag = _bag(monkeypatch).dags["shop_orders"]
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.timetable.expression == "0 3 * * *" and str(dag.timetable.timezone) == "UTC"
+    assert {t.task_id for t in dag.tasks} == {"extract", "load"}
+    assert dag.get_task("load").upstream_task_ids == {"extract"}
+    assert {"incremental", "source:shop_db", "target:warehouse", "sales"} <= set(dag.tags)
+    assert dag.owner == "data-eng"
+    load = dag.get_task("load")
+    assert load.retries == 2 and load.retry_delay.total_seconds() == 300 and load.execution_timeout.total_seconds() == 3600
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    doc = dag.doc_md
+    assert "Orders from the shop DB" in doc
+    assert "pipelines/shop_orders.yaml" in doc
+    assert "[start, end)" in doc and "updated_at" in doc
+    assert "At 03:00 AM" in doc
+
+
+def test_preset_schedule_becomes_a_data_interval_timetable(monkeypatch):
+    dag = _bag(monkeypatch).dags["shop_customers"]
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.timetable.expression == "0 0 * * *"  # @daily expanded, not CronTriggerTimetable
+    assert "snapshot" in dag.tags
+
+
+def test_broken_yaml_gets_a_placeholder_and_the_rest_still_load(monkeypatch, tmp_path):
+    pipelines = tmp_path / "pipelines"
+    shutil.copytree(REPO / "pipelines", pipelines)
+    (pipelines / "broken_orders.yaml").write_text(
+        "version: 1\nname: broken_orders\nsource:\n  type: sql\n  conn_id: shop_db\n  table: orders\n"
+        "load:\n  mode: incremental\n  curser: updated_at\ntarget:\n  conn_id: warehouse\n  table: analytics.x\n"
+    )
+    (pipelines / "not_yaml.yaml").write_text("name: [unclosed\n")
+    bag = _bag(monkeypatch, pipelines)
+    assert bag.import_errors == {}
+    assert set(EXAMPLES) <= set(bag.dags)
+    for ok in EXAMPLES:
+        assert "config-error" not in bag.dags[ok].tags
+    placeholder = bag.dags["broken_orders"]
+    assert placeholder.tags == {"config-error"} or set(placeholder.tags) == {"config-error"}
+    assert type(placeholder.timetable).__name__ == "NullTimetable"
+    assert "broken_orders.yaml:7:1: incremental loads need" in placeholder.description
+    assert "broken_orders.yaml:9:3" in placeholder.doc_md
+    assert "unknown key 'curser'" in placeholder.doc_md and "did you mean 'cursor'" in placeholder.doc_md
+    assert [t.task_id for t in placeholder.tasks] == ["config_error"]
+    assert "not_yaml" in bag.dags and "YAML syntax error" in bag.dags["not_yaml"].description
+
+
+def test_placeholder_task_fails_with_the_error(monkeypatch, tmp_path):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    (tmp_path / "bad_one.yaml").write_text("version: 1\nname: bad_one\n")
+    ns: dict = {"__file__": str(tmp_path / "gen.py")}
+    generate_dags(ns, str(tmp_path))
+    task = ns["bad_one"].get_task("config_error")
+    with pytest.raises(AirflowFailException, match=r"bad_one.yaml:1:1: missing required key 'source'"):
+        task.execute({})
+
+
+def test_a_dag_that_fails_to_build_becomes_a_placeholder(monkeypatch, tmp_path):
+    import dag_factory.airflow.generate as gen
+
+    real = gen.build_dag
+
+    def flaky(p):
+        if p.name == "shop_products":
+            raise RuntimeError("boom")
+        return real(p)
+
+    monkeypatch.setattr(gen, "build_dag", flaky)
+    ns: dict = {}
+    generate_dags(ns, str(REPO / "pipelines"))
+    assert "config-error" in ns["shop_products"].tags and "boom" in ns["shop_products"].doc_md
+    assert "config-error" not in ns["shop_orders"].tags
+
+
+def test_duplicate_name_in_another_folder_does_not_shadow_the_first(tmp_path):
+    shutil.copytree(REPO / "pipelines", tmp_path / "p")
+    (tmp_path / "p" / "team_b").mkdir()
+    shutil.copy(REPO / "pipelines" / "shop_orders.yaml", tmp_path / "p" / "team_b" / "shop_orders.yaml")
+    ns: dict = {}
+    generate_dags(ns, str(tmp_path / "p"))
+    assert "config-error" not in ns["shop_orders"].tags
+    assert "already used" in ns["shop_orders_config_error"].doc_md
+
+
+def test_worker_builds_only_the_dag_it_runs(monkeypatch):
+    import dag_factory.airflow.generate as gen
+
+    built = []
+    real = gen.build_dag
+    monkeypatch.setattr(gen, "build_dag", lambda p: built.append(p.name) or real(p))
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "shop_customers")
+    ns: dict = {}
+    generate_dags(ns, str(REPO / "pipelines"))
+    assert built == ["shop_customers"]
+    assert [k for k in ns] == ["shop_customers"]
+
+
+def test_dags_serialize_like_the_dag_processor_does(monkeypatch):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    for dag in _bag(monkeypatch).dags.values():
+        again = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+        assert again.dag_id == dag.dag_id
+        assert {t.task_id for t in again.tasks} == {t.task_id for t in dag.tasks}
