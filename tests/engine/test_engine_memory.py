@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import psutil
@@ -37,6 +38,8 @@ def test_extract_memory_does_not_grow_with_table_size(pg_conn, tmp_path):
     p = Pipeline(
         "big", SqlSource("src", table="big", batch_size=BATCH), Load("full_refresh"), Target("wh", "big"), lake=Lake("lake", "big")
     )
+    # Warm up (imports, Arrow thread pools and allocator arenas) so RSS shows growth, not setup.
+    extract(replace(p, source=replace(p.source, batch_size=100)), iv, c, lake)
     proc = psutil.Process()
     gc.collect()
     arrow_base, rss_base = pa.total_allocated_bytes(), proc.memory_info().rss
@@ -58,4 +61,4 @@ def test_extract_memory_does_not_grow_with_table_size(pg_conn, tmp_path):
     )
     # The whole table held in memory would be >= its on-disk size; stay far below it.
     assert peak["arrow"] < 48 * mb
-    assert peak["rss"] < table_bytes / 2
+    assert peak["rss"] < 96 * mb < table_bytes
