@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="seed the demo shop DB and run the example pipelines through Airflow")
     demo.add_argument("--days", type=int, default=3)
     demo.add_argument("--home", default=".demo", help="folder for the demo's databases, lake and Airflow home")
+    demo.add_argument("--print-env", action="store_true", help="print the demo's environment as shell exports and exit")
     return parser
 
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from dag_factory.cli.demo import demo_command
 
-        return demo_command(args.days, args.home)
+        return demo_command(args.days, args.home, args.print_env)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

@@ -45,8 +45,14 @@ def warehouse_counts(path: Path) -> dict[str, int]:
         return {t: db.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}  # noqa: S608
 
 
-def demo_command(days: int, home_arg: str) -> int:
+def demo_command(days: int, home_arg: str, print_env: bool = False) -> int:
     home = Path(home_arg).resolve()
+    if print_env:
+        import shlex
+
+        for key, value in demo_environment(home).items():
+            print(f"export {key}={shlex.quote(value)}")
+        return 0
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # third-party noise, not ours
     os.environ.update(demo_environment(home))
     (home / "airflow").mkdir(parents=True, exist_ok=True)
