@@ -1,0 +1,70 @@
+"""`dag-factory run` and `show` as a user types them, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dag_factory.demo import shop
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    return subprocess.run([sys.executable, "-m", "dag_factory.cli", *args], cwd=REPO, capture_output=True, text=True, env={**base, **(env or {})}, timeout=300)
+
+
+@pytest.fixture
+def shop_env(tmp_path) -> dict[str, str]:
+    shop.create(tmp_path / "shop.db", date(2024, 3, 1))
+    shop.simulate_day(tmp_path / "shop.db", date(2024, 3, 1))
+    return {
+        "AIRFLOW_CONN_SHOP_DB": json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "shop.db")}),
+        "AIRFLOW_CONN_LAKE": json.dumps({"conn_type": "fs", "extra": {"path": str(tmp_path / "lake")}}),
+        "AIRFLOW_CONN_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(tmp_path / "wh.duckdb")}),
+        "DAG_FACTORY_STAGING": str(tmp_path / "staging"),
+    }
+
+
+def test_run_loads_one_interval_and_rerun_changes_nothing(shop_env, tmp_path):
+    first = _cli("run", "shop_orders", "--date", "2024-03-01", env=shop_env)
+    assert first.returncode == 0, first.stderr
+    assert "[2024-03-01T03:00:00+00:00, 2024-03-02T03:00:00+00:00)" in first.stdout
+    assert (tmp_path / "lake" / "raw/shop/orders/ds=2024-03-01").is_dir()
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as db:
+        before = db.execute("select * from analytics.orders order by id").fetchall()
+    assert before
+    again = _cli("run", "shop_orders", "--date", "2024-03-01", env=shop_env)
+    assert again.returncode == 0, again.stderr
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as db:
+        assert db.execute("select * from analytics.orders order by id").fetchall() == before
+
+
+def test_run_without_the_connection_says_which_and_how(shop_env):
+    env = {k: v for k, v in shop_env.items() if k != "AIRFLOW_CONN_WAREHOUSE"}
+    out = _cli("run", "shop_products", "--date", "2024-03-01", env=env)
+    assert out.returncode == 1
+    assert "'warehouse' is not defined" in out.stderr and "AIRFLOW_CONN_WAREHOUSE" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_run_unknown_pipeline_and_bad_date():
+    out = _cli("run", "no_such_pipeline", "--date", "2024-03-01")
+    assert out.returncode == 1 and "no pipeline 'no_such_pipeline'" in out.stderr and "shop_orders" in out.stderr
+    out = _cli("run", "shop_orders", "--date", "03/01/2024")
+    assert out.returncode == 2 and "YYYY-MM-DD" in out.stderr
+
+
+def test_show_prints_resolved_config_and_tasks_without_secrets(shop_env):
+    out = _cli("show", "shop_orders", env=shop_env)
+    assert out.returncode == 0, out.stderr
+    assert '"cursor": "updated_at"' in out.stdout and "CronDataIntervalTimetable('0 3 * * *'" in out.stdout
+    assert "extract" in out.stdout and "load" in out.stdout
