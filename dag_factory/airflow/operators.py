@@ -3,7 +3,7 @@ interval and resolved connections to the engine."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -19,7 +19,7 @@ def interval_from_context(context: Any, pipeline: Pipeline) -> Interval:
     if start is not None and end is not None and start < end:
         return Interval(start, end, pipeline.timezone)
     dag_run = context.get("dag_run")
-    run_after = getattr(dag_run, "run_after", None) or datetime.now(timezone.utc)
+    run_after = getattr(dag_run, "run_after", None) or datetime.now(UTC)
     return latest_complete_interval(pipeline.schedule, pipeline.timezone, run_after)
 
 

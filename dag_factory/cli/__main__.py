@@ -1,4 +1,5 @@
-from dag_factory.cli import main
 import sys
+
+from dag_factory.cli import main
 
 sys.exit(main())

@@ -142,7 +142,20 @@ def load_pipelines(root: Path, env: str | None = None, paths: list[Path] | None 
         if pipeline.name in seen:
             first = seen[pipeline.name].path
             result.errors.append(
-                FileError(path, ConfigError([Problem(name_mark.file, name_mark.line, name_mark.column, f"pipeline name {pipeline.name!r} is already used by {first}", "name")]))
+                FileError(
+                    path,
+                    ConfigError(
+                        [
+                            Problem(
+                                name_mark.file,
+                                name_mark.line,
+                                name_mark.column,
+                                f"pipeline name {pipeline.name!r} is already used by {first}",
+                                "name",
+                            )
+                        ]
+                    ),
+                )
             )
             continue
         seen[pipeline.name] = pipeline

@@ -7,7 +7,7 @@ same answer for `dag-factory run --date` and for lint, without importing Airflow
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PRESETS: dict[str, str] = {
@@ -70,11 +70,11 @@ class Interval:
 
     @property
     def start_utc(self) -> datetime:
-        return self.start.astimezone(timezone.utc)
+        return self.start.astimezone(UTC)
 
     @property
     def end_utc(self) -> datetime:
-        return self.end.astimezone(timezone.utc)
+        return self.end.astimezone(UTC)
 
     def __str__(self) -> str:
         return f"[{self.start.isoformat()}, {self.end.isoformat()})"
@@ -109,6 +109,10 @@ def latest_complete_interval(schedule: str | None, tz: str, now: datetime) -> In
     from croniter import croniter
 
     expr = cron_of(schedule)
-    end = now if croniter.match(expr, now.replace(second=0, microsecond=0)) and now.second == 0 and now.microsecond == 0 else croniter(expr, now).get_prev(datetime)
+    end = (
+        now
+        if croniter.match(expr, now.replace(second=0, microsecond=0)) and now.second == 0 and now.microsecond == 0
+        else croniter(expr, now).get_prev(datetime)
+    )
     start = croniter(expr, end).get_prev(datetime)
     return Interval(start.astimezone(zone), end.astimezone(zone), tz)

@@ -19,7 +19,11 @@ def semantic_problems(data: dict[str, Any], marks: dict[KeyPath, Mark], file: Pa
 
     name = data.get("name")
     if isinstance(name, str) and name != file.stem:
-        add(("name",), f"name {name!r} must equal the file name {file.stem!r}", f"rename the file to {name}.yaml or set name: {file.stem}")
+        add(
+            ("name",),
+            f"name {name!r} must equal the file name {file.stem!r}",
+            f"rename the file to {name}.yaml or set name: {file.stem}",
+        )
 
     schedule = data.get("schedule")
     if isinstance(schedule, str):
@@ -49,7 +53,12 @@ def semantic_problems(data: dict[str, Any], marks: dict[KeyPath, Mark], file: Pa
     if isinstance(load, dict):
         mode = load.get("mode")
         if mode == "incremental" and "cursor" not in load:
-            add(("load",), "incremental loads need 'cursor': the column that places a row in an interval", "e.g. cursor: updated_at", at_value=False)
+            add(
+                ("load",),
+                "incremental loads need 'cursor': the column that places a row in an interval",
+                "e.g. cursor: updated_at",
+                at_value=False,
+            )
         if mode in ("snapshot", "full_refresh"):
             for key in ("cursor", "primary_key"):
                 if key in load:

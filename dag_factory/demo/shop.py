@@ -50,7 +50,9 @@ def create(path: Path, first_day: date) -> None:
         rng = random.Random(7)
         before = first_day - timedelta(days=1)
         for i in range(1, 9):
-            db.execute("insert into products values (?,?,?,?,?)", (i, f"product {i}", rng.choice(CATEGORIES), _money(rng, 3, 90), True))
+            db.execute(
+                "insert into products values (?,?,?,?,?)", (i, f"product {i}", rng.choice(CATEGORIES), _money(rng, 3, 90), True)
+            )
         for _ in range(10):
             _new_customer(db, before, rng)
         for _ in range(20):
@@ -89,7 +91,10 @@ def simulate_day(path: Path, day: date) -> dict[str, int]:
         for _ in range(rng.randrange(5, 9)):
             _new_order(db, day, rng)
             changes["new_orders"] += 1
-        paid = [r[0] for r in db.execute("select id from orders where status = 'paid' and order_date < ? order by id", (day.isoformat(),))]
+        paid = [
+            r[0]
+            for r in db.execute("select id from orders where status = 'paid' and order_date < ? order by id", (day.isoformat(),))
+        ]
         for oid in rng.sample(paid, min(2, len(paid))):
             db.execute("update orders set status = 'refunded', updated_at = ? where id = ?", (_ts(day, rng), oid))
             changes["updated_orders"] += 1
@@ -100,5 +105,8 @@ def simulate_day(path: Path, day: date) -> dict[str, int]:
         db.execute("update products set price = ? where id = ?", (_money(rng, 3, 90), pid))
         if day.toordinal() % 2 == 0:
             nid = _next_id(db, "products")
-            db.execute("insert into products values (?,?,?,?,?)", (nid, f"product {nid}", rng.choice(CATEGORIES), _money(rng, 3, 90), True))
+            db.execute(
+                "insert into products values (?,?,?,?,?)",
+                (nid, f"product {nid}", rng.choice(CATEGORIES), _money(rng, 3, 90), True),
+            )
     return changes

@@ -26,7 +26,10 @@ def demo_home(tmp_path_factory) -> Path:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     out = subprocess.run(
         [sys.executable, "-m", "dag_factory.cli", "demo", "--days", str(DAYS), "--home", str(home)],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert out.stdout.count("-> DagRunState.SUCCESS") + out.stdout.count("-> success") == 3 * DAYS, out.stdout
@@ -44,20 +47,27 @@ def _warehouse(home: Path, sql: str) -> list[tuple]:
 
 
 def test_full_refresh_target_equals_source_exactly(demo_home):
-    src = [(i, n, c, Decimal(str(p)).quantize(Decimal("0.01")), bool(a)) for i, n, c, p, a in _source(demo_home, "select id, name, category, price, active from products order by id")]
+    src = [
+        (i, n, c, Decimal(str(p)).quantize(Decimal("0.01")), bool(a))
+        for i, n, c, p, a in _source(demo_home, "select id, name, category, price, active from products order by id")
+    ]
     dst = _warehouse(demo_home, "select id, name, category, price, active from analytics.products order by id")
     assert dst == src
     assert all(isinstance(row[3], Decimal) for row in dst)  # money stays decimal
 
 
 def test_snapshot_keeps_one_snapshot_per_day(demo_home):
-    per_day = dict(_warehouse(demo_home, "select snapshot_date, count(*) from analytics.customers_snapshot group by 1 order by 1"))
+    per_day = dict(
+        _warehouse(demo_home, "select snapshot_date, count(*) from analytics.customers_snapshot group by 1 order by 1")
+    )
     assert sorted(per_day) == [date(2024, 3, d) for d in range(1, DAYS + 1)]
     for day, count in per_day.items():  # customers are never deleted; each day adds some
         (expected,) = _source(demo_home, f"select count(*) from customers where signup_date <= '{day.isoformat()}'")[0]
         assert count == expected, day
     last = max(per_day)
-    latest = _warehouse(demo_home, f"select id, name, email, city from analytics.customers_snapshot where snapshot_date = '{last}' order by id")
+    latest = _warehouse(
+        demo_home, f"select id, name, email, city from analytics.customers_snapshot where snapshot_date = '{last}' order by id"
+    )
     assert latest == _source(demo_home, "select id, name, email, city from customers order by id")
 
 
@@ -73,6 +83,11 @@ def test_incremental_merge_holds_the_latest_version_of_each_order(demo_home):
         if oid not in source:
             continue  # deleted from the shop after it was loaded: incremental loads keep it
         s = source[oid]
-        assert (status, amount, note, updated_at) == (s[1], Decimal(str(s[2])).quantize(Decimal("0.01")), s[3], datetime.fromisoformat(s[4]))
+        assert (status, amount, note, updated_at) == (
+            s[1],
+            Decimal(str(s[2])).quantize(Decimal("0.01")),
+            s[3],
+            datetime.fromisoformat(s[4]),
+        )
     notes = {r[3] for r in target}
     assert None in notes and "" in notes  # NULL and '' stay distinct

@@ -19,7 +19,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
-    return subprocess.run([sys.executable, "-m", "dag_factory.cli", *args], cwd=REPO, capture_output=True, text=True, env={**base, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "dag_factory.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        timeout=300,
+    )
 
 
 @pytest.fixture
