@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -48,7 +46,9 @@ def test_example_pipelines_lint_clean_as_single_files(capsys, monkeypatch):
 
 
 def test_example_pipelines_lint_clean_via_subprocess():
-    proc = subprocess.run([sys.executable, "-m", "dag_factory.cli", "lint", "pipelines"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dag_factory.cli", "lint", "pipelines"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 valid, 0 invalid" in proc.stdout
 
@@ -100,7 +100,9 @@ def test_missing_path_among_good_ones_still_exits_2(capsys, monkeypatch):
 
 
 def test_missing_path_exits_2_via_subprocess():
-    proc = subprocess.run([sys.executable, "-m", "dag_factory.cli", "lint", "no_such_dir"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dag_factory.cli", "lint", "no_such_dir"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     assert "no such file or folder: no_such_dir" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -156,8 +158,7 @@ def test_yaml_level_problems_are_all_reported_together(tmp_path, capsys, monkeyp
     # duplicate keys and refused tags are collected in one pass, not one per run
     write(
         tmp_path / "yaml_level.yaml",
-        pipeline_yaml("yaml_level")
-        + "retries: 1\nretries: 2\ndescription: !!python/name:os.system\ntags: [a]\ntags: [b]\n",
+        pipeline_yaml("yaml_level") + "retries: 1\nretries: 2\ndescription: !!python/name:os.system\ntags: [a]\ntags: [b]\n",
     )
     monkeypatch.chdir(tmp_path)
     assert lint_command(["yaml_level.yaml"]) == 1
@@ -237,7 +238,10 @@ def test_conn_id_pattern_error_says_which_characters_are_allowed():
     "environments.<env>.target passes lint unless that env is active; the prod scheduler then shows a broken DAG",
 )
 def test_typo_inside_an_inactive_environment_is_reported(tmp_path, capsys, monkeypatch):
-    write(tmp_path / "env_typo.yaml", pipeline_yaml("env_typo", extra="environments:\n  prod:\n    target:\n      conn_idd: redshift\n"))
+    write(
+        tmp_path / "env_typo.yaml",
+        pipeline_yaml("env_typo", extra="environments:\n  prod:\n    target:\n      conn_idd: redshift\n"),
+    )
     monkeypatch.chdir(tmp_path)
     rc = lint_command(["env_typo.yaml"])  # default env: local
     out = capsys.readouterr().out
@@ -302,8 +306,3 @@ def test_lint_accepts_absolute_paths_outside_cwd(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     assert lint_command([str(path)]) == 1
     assert problem_lines(capsys.readouterr().out)[0].startswith(f"{path}:13:10: ")
-
-
-def test_textwrap_is_used_consistently():  # guard for the MULTI fixture's line numbers
-    assert textwrap.dedent(MULTI).splitlines()[2] == 'schedule: "0 3 * *"'
-    assert Path(__file__).name.startswith("test_config_")
