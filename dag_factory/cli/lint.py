@@ -31,6 +31,8 @@ def collect(paths: list[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
         elif p.is_file():
             if is_pipeline_file(p):
                 targets.append((p, _root_of(p)))
+            else:
+                print(f"dag-factory lint: skipping {raw}: not a pipeline file (.yaml/.yml, not starting with '_')", file=sys.stderr)
         else:
             missing.append(raw)
     return targets, missing
@@ -44,6 +46,9 @@ def _source_line(problem: Problem) -> str:
     if not 0 < problem.line <= len(lines):
         return ""
     text = lines[problem.line - 1].replace("\t", " ")
+    if len(text) > 160:  # keep the caret in view on very long lines
+        cut = max(problem.column - 80, 0)
+        text, problem = text[cut : cut + 160], Problem(problem.file, problem.line, problem.column - cut, problem.message)
     caret = " " * max(problem.column - 1, 0) + "^"
     gutter = f"{problem.line:>5} | "
     return f"{gutter}{text}\n{' ' * (len(gutter) - 2)}| {caret}"
@@ -73,9 +78,11 @@ def lint_command(paths: list[str], fmt: str = "text", env: str | None = None) ->
     invalid = 0
     names: dict[str, str] = {}
     for root, files in by_root.items():
-        result = load_pipelines(root, env, files)
+        result = load_pipelines(root, env, files, all_envs=True)
         invalid += len(result.errors)
-        problems += result.problems
+        for problem in result.problems:  # a _defaults.yaml problem shows once, not once per pipeline
+            if problem not in problems:
+                problems.append(problem)
         for name, pipeline in result.pipelines.items():
             if name in names:  # same name under two different roots
                 invalid += 1

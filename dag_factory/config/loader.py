@@ -17,7 +17,7 @@ from dag_factory.config.merge import merge_layers
 from dag_factory.config.model import Lake, Load, Pipeline, SqlSource, Target
 from dag_factory.config.semantic import semantic_problems
 from dag_factory.config.validate import schema_problems
-from dag_factory.config.yaml_loader import LocatedDoc, Mark, load_file
+from dag_factory.config.yaml_loader import VALUE, LocatedDoc, Mark, load_file
 from dag_factory.errors import ConfigError, Problem
 
 DEFAULTS_FILE = "_defaults.yaml"
@@ -112,7 +112,29 @@ def load_pipeline(path: Path, root: Path, env: str | None = None) -> Pipeline:
     return _load_one(path, root, env or active_env(), _DefaultsCache())[0]
 
 
-def _load_one(path: Path, root: Path, env: str, defaults: _DefaultsCache) -> tuple[Pipeline, Mark]:
+def _env_names(docs: list[LocatedDoc]) -> set[str]:
+    names: set[str] = set()
+    for doc in docs:
+        envs = doc.data.get("environments") if isinstance(doc.data, dict) else None
+        if isinstance(envs, dict):
+            names.update(k for k in envs if isinstance(k, str))
+    return names
+
+
+def _other_env_problems(chain: list[LocatedDoc], doc: LocatedDoc, env: str, path: Path, shown: str) -> list[Problem]:
+    """Problems that only show in another environment (a typo in `environments.prod`),
+    so CI's lint catches what would break prod's DAG."""
+    out = []
+    for other in sorted(_env_names([*chain, doc]) - {env}):
+        data, marks = merge_layers(chain, doc, other)
+        for p in schema_problems(data, marks, shown) + semantic_problems(data, marks, path, shown):
+            out.append(Problem(p.file, p.line, p.column, f"{p.message} (in environment {other!r})", p.key_path, p.hint))
+    return out
+
+
+def _load_one(
+    path: Path, root: Path, env: str, defaults: _DefaultsCache, all_envs: bool = False
+) -> tuple[Pipeline, Mark]:
     shown = display_path(path)
     doc = load_file(path, shown)
     if not isinstance(doc.data, dict):
@@ -121,21 +143,25 @@ def _load_one(path: Path, root: Path, env: str, defaults: _DefaultsCache) -> tup
     chain = defaults.chain(root.resolve(), path.resolve().parent)
     data, marks = merge_layers(chain, doc, env)
     problems = schema_problems(data, marks, shown) + semantic_problems(data, marks, path, shown)
+    if all_envs:
+        seen = {(p.file, p.line, p.column, p.key_path) for p in problems}
+        problems += [p for p in _other_env_problems(chain, doc, env, path, shown) if (p.file, p.line, p.column, p.key_path) not in seen]
     problems.sort(key=lambda p: (p.file != shown, p.file, p.line, p.column))
     if problems:
         raise ConfigError(problems)
-    return build_pipeline(data, shown, env), marks.get(("name",), Mark(shown, 1, 1))
+    return build_pipeline(data, shown, env), marks.get(("name", VALUE), Mark(shown, 1, 1))
 
 
-def load_pipelines(root: Path, env: str | None = None, paths: list[Path] | None = None) -> LoadResult:
-    """Load every pipeline under `root` (or just `paths`), checking names are unique."""
+def load_pipelines(root: Path, env: str | None = None, paths: list[Path] | None = None, all_envs: bool = False) -> LoadResult:
+    """Load every pipeline under `root` (or just `paths`), checking names are unique.
+    `all_envs` also checks every other environment's overrides (lint does; parsing doesn't)."""
     env = env or active_env()
     result = LoadResult()
     defaults = _DefaultsCache()
     seen: dict[str, Pipeline] = {}
     for path in paths if paths is not None else discover(root):
         try:
-            pipeline, name_mark = _load_one(path, root, env, defaults)
+            pipeline, name_mark = _load_one(path, root, env, defaults, all_envs)
         except ConfigError as exc:
             result.errors.append(FileError(path, exc))
             continue

@@ -38,6 +38,10 @@ def cron_problem(schedule: str) -> str | None:
         return f"cron expression {schedule!r} must have 5 fields (minute hour day month weekday)"
     if not croniter.is_valid(expr):
         return f"invalid cron expression {schedule!r}"
+    try:  # syntactically fine is not enough: '0 0 30 2 *' never fires
+        croniter(expr, datetime(2000, 1, 1)).get_next(datetime)
+    except (ValueError, KeyError, ArithmeticError, RuntimeError) as exc:
+        return f"cron expression {schedule!r} never fires ({type(exc).__name__})"
     return None
 
 

@@ -89,12 +89,11 @@ def _message(error: ValidationError) -> tuple[str, str, KeyPath]:
     if v == "const":
         return f"must be {error.validator_value!r}, got {_describe(error.instance)}", "", path
     if v == "pattern":
-        desc = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
-        rule = desc.split(". ")[0].rstrip(".") if desc else f"must match {error.validator_value}"
-        return f"{_describe(error.instance)} is not valid: {rule[0].lower() + rule[1:]}", "", path
+        rule = error.schema.get("x-rule") if isinstance(error.schema, dict) else None
+        return f"{_describe(error.instance)} is not valid: expected {rule or 'a value matching ' + error.validator_value}", "", path
     if v == "format":
         return f"{_describe(error.instance)} is not a valid {error.validator_value} (YYYY-MM-DD)", "", path
-    if v == "not" and path and path[-1] == "path":
+    if v == "not" and list(error.absolute_path)[-1:] == ["path"]:
         return f"{_describe(error.instance)} must not contain '..'", "", path
     return error.message, "", path
 

@@ -187,7 +187,7 @@ def test_lint_of_an_empty_folder_is_clean(tmp_path, capsys, monkeypatch):
     assert "0 pipeline files checked" in capsys.readouterr().out
 
 
-# --- message quality and gaps found while writing these tests (xfail until fixed) ---
+# --- message quality and gaps found while writing these tests (fixed; kept as regressions) ---
 
 
 def _pattern_message(patch: dict) -> str:
@@ -204,39 +204,19 @@ def _pattern_message(patch: dict) -> str:
     return problems[0].message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validate._message uses the first sentence of the schema description as the rule; for `name` that is "
-    "'The DAG id', which does not say what is allowed",
-)
 def test_name_pattern_error_says_the_rule():
     assert "lower-case" in _pattern_message({"name": "Shop_Orders"}).lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="validate._message splits the description at '. ', so the lake.path rule is cut at 'e.g' "
-    "('... (a folder or bucket prefix), e.g')",
-)
 def test_lake_path_pattern_error_is_not_cut_mid_sentence():
     message = _pattern_message({"lake": {"conn_id": "lake", "path": "/abs/raw"}})
     assert not message.rstrip().endswith("e.g"), message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="conn_id's schema description has no rule in its first sentence ('The id of an Airflow connection'), "
-    "so a conn_id with ':' '/' or '@' is rejected without saying which characters are allowed",
-)
 def test_conn_id_pattern_error_says_which_characters_are_allowed():
     assert "letters" in _pattern_message({"target": {"conn_id": "postgres://u:p@h/db", "table": "t"}}).lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schema $defs.overrides types source/load/lake/target as a bare object, so a typo inside "
-    "environments.<env>.target passes lint unless that env is active; the prod scheduler then shows a broken DAG",
-)
 def test_typo_inside_an_inactive_environment_is_reported(tmp_path, capsys, monkeypatch):
     write(
         tmp_path / "env_typo.yaml",
@@ -249,11 +229,6 @@ def test_typo_inside_an_inactive_environment_is_reported(tmp_path, capsys, monke
     assert "env_typo.yaml:16:7: unknown key 'conn_idd'" in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="merge.merge_layers keeps only the pipeline's `environments` for the schema; a typo in a "
-    "_defaults.yaml `environments.prod` block is never checked unless lint runs with --env prod",
-)
 def test_typo_in_a_defaults_environment_block_is_reported(tmp_path, capsys, monkeypatch):
     root = tmp_path / "pipelines"
     write(root / "_defaults.yaml", "environments:\n  prod:\n    retriess: 3\n")
@@ -263,11 +238,6 @@ def test_typo_in_a_defaults_environment_block_is_reported(tmp_path, capsys, monk
     assert "pipelines/_defaults.yaml:3:5: unknown key 'retriess'" in capsys.readouterr().out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="schedules.cron_problem accepts '0 0 30 2 *' (croniter.is_valid is syntax-only) although it never "
-    "fires; interval_for_date then raises CroniterBadDateError",
-)
 def test_schedule_that_never_fires_is_reported(tmp_path, capsys, monkeypatch):
     write(tmp_path / "feb_30.yaml", pipeline_yaml("feb_30").replace("schedule: '@daily'", "schedule: '0 0 30 2 *'"))
     monkeypatch.chdir(tmp_path)
@@ -275,11 +245,6 @@ def test_schedule_that_never_fires_is_reported(tmp_path, capsys, monkeypatch):
     assert "feb_30.yaml:3:11: " in capsys.readouterr().out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lint_command prints result.problems per pipeline, so one bad value in _defaults.yaml is printed (and "
-    "counted) once for every pipeline below it",
-)
 def test_a_defaults_problem_is_reported_once(tmp_path, capsys, monkeypatch):
     root = tmp_path / "pipelines"
     write(root / "_defaults.yaml", "retries: many\n")

@@ -149,8 +149,9 @@ def test_lint_env_option_selects_the_environment(tmp_path: Path, capsys, monkeyp
     write(root / "_defaults.yaml", "environments:\n  prod:\n    target:\n      conn_id: 'bad conn'\n")
     write(root / "env_lint.yaml", pipeline_yaml("env_lint"))
     monkeypatch.chdir(tmp_path)
-    assert lint_command(["pipelines"], env="local") == 0
-    capsys.readouterr()
+    # lint checks every environment; the active one's problems carry no suffix
+    assert lint_command(["pipelines"], env="local") == 1
+    assert "(in environment 'prod')" in capsys.readouterr().out
     assert lint_command(["pipelines"], env="prod") == 1
     assert problem_lines(capsys.readouterr().out)[0].startswith("pipelines/_defaults.yaml:4:16: 'bad conn' is not valid")
 
