@@ -75,7 +75,7 @@ def extract(
 ) -> ExtractResult:
     """Read the interval's selection from the source into the lake partition `interval.ds`."""
     lake = open_lake(lake_conn)
-    with open_source(source_conn) as src:  # type: ignore[attr-defined]
+    with open_source(source_conn) as src:
         schema, batches = src.read(pipeline.source, pipeline.load, interval)
         info: PartitionInfo = lake.write_partition(lake_path(pipeline), interval.ds, schema, _counted(batches, progress))
     return ExtractResult(rows=info.rows, files=info.files, location=info.location, ds=interval.ds)

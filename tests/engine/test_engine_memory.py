@@ -37,21 +37,27 @@ def test_extract_memory_does_not_grow_with_table_size(pg_conn, tmp_path):
     lake = ConnInfo("lake", "fs", host=str(tmp_path / "lake"))
     iv = Interval(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
     p = Pipeline(
-        "big", SqlSource("src", table="big", batch_size=BATCH), Load("full_refresh"), Target("wh", "big"), lake=Lake("lake", "big")
+        "big",
+        SqlSource("src", table="big", batch_size=BATCH),
+        Load("full_refresh"),
+        Target("wh", "big"),
+        lake=Lake("lake", "big"),
     )
     # Warm up (imports, Arrow thread pools and allocator arenas) so RSS shows growth, not setup.
     extract(replace(p, source=replace(p.source, table="small")), iv, c, lake)
     proc = psutil.Process()
     gc.collect()
     arrow_base, rss_base = pa.total_allocated_bytes(), proc.memory_info().rss
-    peak = {"arrow": 0, "rss": 0, "calls": 0}
+    peak = {"arrow": 0, "rss": 0, "calls": 0, "rss_quarter": 0, "late_growth": 0}
 
     def progress(rows: int) -> None:
         peak["calls"] += 1
         peak["arrow"] = max(peak["arrow"], pa.total_allocated_bytes() - arrow_base)
         peak["rss"] = max(peak["rss"], proc.memory_info().rss - rss_base)
-        if peak["calls"] % 6 == 0:
-            print(rows, (proc.memory_info().rss - rss_base) >> 20)
+        if rows <= ROWS // 4:
+            peak["rss_quarter"] = proc.memory_info().rss
+        else:
+            peak["late_growth"] = max(peak["late_growth"], proc.memory_info().rss - peak["rss_quarter"])
 
     result = extract(p, iv, c, lake, progress=progress)
     assert result.rows == ROWS
@@ -60,8 +66,12 @@ def test_extract_memory_does_not_grow_with_table_size(pg_conn, tmp_path):
     mb = 1 << 20
     print(
         f"\n[memory] {ROWS} rows, source table {table_bytes / mb:.0f} MiB, batch {BATCH}: "
-        f"peak Arrow allocation growth {peak['arrow'] / mb:.1f} MiB, peak RSS growth {peak['rss'] / mb:.1f} MiB"
+        f"peak Arrow allocation growth {peak['arrow'] / mb:.1f} MiB, peak RSS growth {peak['rss'] / mb:.1f} MiB, "
+        f"RSS growth over the last 3/4 of the rows {peak['late_growth'] / mb:.1f} MiB"
     )
-    # The whole table held in memory would be >= its on-disk size; stay far below it.
-    assert peak["arrow"] < 48 * mb
-    assert peak["rss"] < 96 * mb < table_bytes
+    # Arrow buffers (the data we hold) stay at a few batches, far below the table size.
+    assert peak["arrow"] < 48 * mb < table_bytes
+    # RSS includes allocator/thread-pool warm-up, so the generous bound is on its growth
+    # while the last 3/4 of the table streams through: it must not scale with rows.
+    assert peak["late_growth"] < 48 * mb
+    assert peak["rss"] < 256 * mb

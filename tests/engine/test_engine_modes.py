@@ -99,9 +99,7 @@ class SqliteSrc:
     def __init__(self, tmp: Path) -> None:
         self.path = tmp / "source.sqlite"
         with sqlite3.connect(self.path) as db:
-            db.execute(
-                "CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT, amount NUMERIC(12,2), updated_at TIMESTAMP)"
-            )
+            db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT, amount NUMERIC(12,2), updated_at TIMESTAMP)")
         self.conn = ConnInfo("src", "sqlite", host=str(self.path))
 
     def sync(self, state: dict[int, Row]) -> None:

@@ -56,7 +56,11 @@ def _fetch(wh: str, wh_conn: ConnInfo, sql: str) -> list[tuple]:
 def _norm(row: tuple) -> tuple:
     # bytes from psycopg/duckdb may be memoryview/bytes; instants compared in UTC
     return tuple(
-        bytes(v) if isinstance(v, (bytes, memoryview, bytearray)) else v.astimezone(UTC) if isinstance(v, datetime) and v.tzinfo else v
+        bytes(v)
+        if isinstance(v, (bytes, memoryview, bytearray))
+        else v.astimezone(UTC)
+        if isinstance(v, datetime) and v.tzinfo
+        else v
         for v in row
     )
 

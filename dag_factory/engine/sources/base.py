@@ -26,6 +26,10 @@ class Source(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> Source: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
 
 def template_values(interval: Interval) -> dict[str, object]:
     """Values a query may reference as {{ name }}; they become bound parameters."""
@@ -34,6 +38,10 @@ def template_values(interval: Interval) -> dict[str, object]:
         "data_interval_end": interval.end_utc,
         "ds": interval.ds,
     }
+
+
+def template_values_names() -> tuple[str, ...]:
+    return ("data_interval_start", "data_interval_end", "ds")
 
 
 def render_query(

@@ -159,7 +159,7 @@ class PostgresSource:
             true_values=["t"],
             false_values=["f"],
         )
-        read_opts = pacsv.ReadOptions(column_names=schema.names, block_size=4 << 20)
+        read_opts = pacsv.ReadOptions(column_names=schema.names, block_size=1 << 20)
         parse = pacsv.ParseOptions(newlines_in_values=True)
         pg = self._connection()
         # psycopg binds COPY parameters client-side with proper literal quoting.

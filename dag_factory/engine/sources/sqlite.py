@@ -16,6 +16,7 @@ import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -31,6 +32,7 @@ from dag_factory.engine.sources.base import (
     cursor_column,
     render_query,
     template_values,
+    template_values_names,
     utc_naive_text,
 )
 from dag_factory.errors import ConnectionConfigError, EngineError
@@ -193,33 +195,41 @@ class SqliteSource:
             params += [utc_naive_text(interval.start), utc_naive_text(interval.end)]
         return sql, params
 
-    def _declared_types(self, source: SqlSource) -> list[tuple[str, str]]:
+    def _declared_types(self, source: SqlSource, load: Load) -> list[tuple[str, str]]:
+        """(name, declared type) of the selected columns.
+
+        Also checks that projected and cursor columns exist: SQLite would
+        otherwise read an unknown "name" as a string literal and select nothing.
+        """
         db = self._connection()
         if source.query is None:
             schema, table = split_table(source.table or "")
             rows = db.execute("SELECT name, type FROM pragma_table_info(?, ?)", (table, schema or "main")).fetchall()
             if not rows:
                 raise EngineError(f"source {self.conn}: table {source.table!r} not found")
-            if source.columns:
-                by_name = dict(rows)
-                missing = [c for c in source.columns if c not in by_name]
-                if missing:
-                    raise EngineError(f"source {self.conn}: table {source.table!r} has no column(s) {missing}")
-                rows = [(c, by_name[c]) for c in source.columns]
-            return rows
-        # Views cannot hold parameters: probe with the templates as NULL.
-        probe_sql, _ = render_query(source.query, {k: None for k in ("data_interval_start", "data_interval_end", "ds")}, "NULL")
-        view = f"_dagf_probe_{uuid.uuid4().hex[:12]}"
-        try:
-            db.execute(f"CREATE TEMP VIEW {quote_ident(view)} AS {base_select(source, probe_sql)}")
-            return db.execute("SELECT name, type FROM pragma_table_info(?, 'temp')", (view,)).fetchall()
-        except sqlite3.Error as e:
-            raise EngineError(f"source {self.conn}: cannot run the query: {e}") from e
-        finally:
-            db.execute(f"DROP VIEW IF EXISTS temp.{quote_ident(view)}")
+            what = f"table {source.table!r}"
+        else:
+            # Views cannot hold parameters: probe with the templates as NULL.
+            probe_sql, _ = render_query(source.query, dict.fromkeys(template_values_names()), "NULL")
+            view = f"_dagf_probe_{uuid.uuid4().hex[:12]}"
+            try:
+                db.execute(f"CREATE TEMP VIEW {quote_ident(view)} AS {base_select(replace(source, columns=None), probe_sql)}")
+                rows = db.execute("SELECT name, type FROM pragma_table_info(?, 'temp')", (view,)).fetchall()
+            except sqlite3.Error as e:
+                raise EngineError(f"source {self.conn}: cannot run the query: {e}") from e
+            finally:
+                db.execute(f"DROP VIEW IF EXISTS temp.{quote_ident(view)}")
+            what = "the query"
+        by_name = dict(rows)
+        wanted = list(source.columns or ())
+        cursor = cursor_column(load)
+        missing = [c for c in [*wanted, *([cursor] if cursor else [])] if c not in by_name]
+        if missing:
+            raise EngineError(f"source {self.conn}: {what} has no column(s) {missing}; it has {list(by_name)}")
+        return [(c, by_name[c]) for c in wanted] if wanted else rows
 
     def read(self, source: SqlSource, load: Load, interval: Interval) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        declared = self._declared_types(source)
+        declared = self._declared_types(source, load)
         sql, params = self.selection(source, load, interval)
         cur = self._connection().cursor()
         try:
