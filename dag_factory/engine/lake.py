@@ -82,11 +82,25 @@ class LocalLake:
     def partition_dir(self, path: str, ds: str) -> Path:
         return self.root / validate_lake_path(path) / f"ds={validate_ds(ds)}"
 
+    def _recover(self, final: Path) -> None:
+        """Finish what a writer killed mid-swap left: put the previous partition back
+        if the new one never got its name, and drop abandoned temp folders.
+        (One writer per partition at a time: the generator's max_active_runs=1.)"""
+        parent = final.parent
+        if not parent.is_dir():
+            return
+        olds = sorted(parent.glob(f".old-{final.name}-*"), key=lambda p: p.stat().st_mtime)
+        if olds and not final.exists():
+            os.rename(olds.pop(), final)
+        for stale in olds + list(parent.glob(f".tmp-{final.name}-*")):
+            shutil.rmtree(stale, ignore_errors=True)
+
     def write_partition(self, path: str, ds: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> PartitionInfo:
         """Write all batches as the partition for `ds`, replacing any previous one atomically."""
         final = self.partition_dir(path, ds)
         parent = final.parent
         parent.mkdir(parents=True, exist_ok=True)
+        self._recover(final)
         token = uuid.uuid4().hex[:12]
         tmp = parent / f".tmp-{final.name}-{token}"
         tmp.mkdir()
@@ -152,6 +166,7 @@ class LocalLake:
     def read_partition(self, path: str, ds: str, batch_size: int = 65_536) -> pa.RecordBatchReader:
         """Stream the partition's rows; EngineError naming it when it was never written."""
         folder = self.partition_dir(path, ds)
+        self._recover(folder)
         parts = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
         if not parts:
             raise EngineError(f"lake partition {path}/ds={ds} not found under {self.root}; run extract for {ds} first")

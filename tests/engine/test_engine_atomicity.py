@@ -101,3 +101,17 @@ def test_lake_empty_extract_is_a_valid_partition_and_files_roll(tmp_path):
     rolled = lake.write_partition("t", "2024-03-03", SCHEMA, _batches(6))
     assert (rolled.rows, rolled.files) == (60, 3)
     assert sorted(lake.read_partition("t", "2024-03-03").read_all().column("id").to_pylist()) == list(range(60))
+
+
+def test_lake_writer_killed_between_the_two_renames_is_recovered(tmp_path):
+    """SIGKILL after the old partition was moved aside but before the new one got its
+    name: the next reader or writer puts the previous partition back."""
+    lake = LocalLake(tmp_path)
+    lake.write_partition("sales/orders", "2024-03-01", SCHEMA, _batches(3))
+    parent = tmp_path / "sales/orders"
+    (parent / "ds=2024-03-01").rename(parent / ".old-ds=2024-03-01-deadbeef0000")
+    (parent / ".tmp-ds=2024-03-01-deadbeef0000").mkdir()  # the new one, never published
+    assert lake.read_partition("sales/orders", "2024-03-01").read_all().column("id").to_pylist() == list(range(30))
+    lake.write_partition("sales/orders", "2024-03-01", SCHEMA, _batches(1, start=100))
+    assert sorted(p.name for p in parent.iterdir()) == ["ds=2024-03-01"]
+    assert lake.read_partition("sales/orders", "2024-03-01").read_all().column("id").to_pylist() == list(range(100, 110))
