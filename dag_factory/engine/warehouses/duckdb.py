@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import duckdb
 import pyarrow as pa
@@ -35,6 +37,18 @@ _SIMPLE = {
 }
 
 
+def _writer_lock(db_file: Path) -> IO[bytes]:
+    """Wait for our turn to write `db_file`.
+
+    DuckDB allows one writing process per file; under Airflow's LocalExecutor two
+    pipelines' load tasks run at once and the second would fail to open the file.
+    An flock beside the file makes them queue instead (Airflow's execution_timeout
+    still bounds the wait)."""
+    handle = open(db_file.with_name(db_file.name + ".writer.lock"), "ab")  # noqa: SIM115 - held until close()
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
 class DuckDBWarehouse(Warehouse):
     placeholder = "?"
     default_schema = "main"
@@ -43,17 +57,26 @@ class DuckDBWarehouse(Warehouse):
     def __init__(self, conn: ConnInfo) -> None:
         if not conn.host:
             raise ConnectionConfigError(f"connection {conn}: DuckDB needs the database file path in 'host'")
+        self._lock = None
         if conn.host != ":memory:":
             Path(conn.host).parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _writer_lock(Path(conn.host))
         try:
             self.db = duckdb.connect(conn.host)
         except duckdb.Error as e:
+            self._release()
             raise EngineError(f"cannot open DuckDB connection {conn}: {e}") from e
         self.db.execute("SET TimeZone = 'UTC'")
         self.conn = conn
 
     def close(self) -> None:
         self.db.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file drops the flock
+            self._lock = None
 
     def sql_type(self, t: pa.DataType, column: str) -> str:
         if t in _SIMPLE:
