@@ -32,7 +32,9 @@ def collect(paths: list[str]) -> tuple[list[tuple[Path, Path]], list[str]]:
             if is_pipeline_file(p):
                 targets.append((p, _root_of(p)))
             else:
-                print(f"dag-factory lint: skipping {raw}: not a pipeline file (.yaml/.yml, not starting with '_')", file=sys.stderr)
+                print(
+                    f"dag-factory lint: skipping {raw}: not a pipeline file (.yaml/.yml, not starting with '_')", file=sys.stderr
+                )
         else:
             missing.append(raw)
     return targets, missing

@@ -132,9 +132,7 @@ def _other_env_problems(chain: list[LocatedDoc], doc: LocatedDoc, env: str, path
     return out
 
 
-def _load_one(
-    path: Path, root: Path, env: str, defaults: _DefaultsCache, all_envs: bool = False
-) -> tuple[Pipeline, Mark]:
+def _load_one(path: Path, root: Path, env: str, defaults: _DefaultsCache, all_envs: bool = False) -> tuple[Pipeline, Mark]:
     shown = display_path(path)
     doc = load_file(path, shown)
     if not isinstance(doc.data, dict):
@@ -145,7 +143,9 @@ def _load_one(
     problems = schema_problems(data, marks, shown) + semantic_problems(data, marks, path, shown)
     if all_envs:
         seen = {(p.file, p.line, p.column, p.key_path) for p in problems}
-        problems += [p for p in _other_env_problems(chain, doc, env, path, shown) if (p.file, p.line, p.column, p.key_path) not in seen]
+        problems += [
+            p for p in _other_env_problems(chain, doc, env, path, shown) if (p.file, p.line, p.column, p.key_path) not in seen
+        ]
     problems.sort(key=lambda p: (p.file != shown, p.file, p.line, p.column))
     if problems:
         raise ConfigError(problems)

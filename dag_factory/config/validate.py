@@ -90,7 +90,11 @@ def _message(error: ValidationError) -> tuple[str, str, KeyPath]:
         return f"must be {error.validator_value!r}, got {_describe(error.instance)}", "", path
     if v == "pattern":
         rule = error.schema.get("x-rule") if isinstance(error.schema, dict) else None
-        return f"{_describe(error.instance)} is not valid: expected {rule or 'a value matching ' + error.validator_value}", "", path
+        return (
+            f"{_describe(error.instance)} is not valid: expected {rule or 'a value matching ' + error.validator_value}",
+            "",
+            path,
+        )
     if v == "format":
         return f"{_describe(error.instance)} is not a valid {error.validator_value} (YYYY-MM-DD)", "", path
     if v == "not" and list(error.absolute_path)[-1:] == ["path"]:
