@@ -6,15 +6,16 @@ stops the others from loading.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from dag_factory.config.merge import merge_layers
-from dag_factory.config.model import Lake, Load, Pipeline, SqlSource, Target
+from dag_factory.config.model import AlertChannel, Alerts, Check, Lake, Load, Pipeline, SqlSource, Target
 from dag_factory.config.semantic import semantic_problems
 from dag_factory.config.validate import schema_problems
 from dag_factory.config.yaml_loader import VALUE, LocatedDoc, Mark, load_file
@@ -112,6 +113,28 @@ def load_pipeline(path: Path, root: Path, env: str | None = None) -> Pipeline:
     return _load_one(path, root, env or active_env(), _DefaultsCache())[0]
 
 
+def _read_query_file(data: dict[str, Any], marks: dict, path: Path, root: Path, shown: str) -> list[Problem]:
+    """Inline `source.query_file` (relative to the pipeline's folder, inside the pipelines root)."""
+    source = data["source"]
+    name = source.get("query_file")
+    if not name:
+        return []
+    mark = marks.get(("source", "query_file", VALUE), Mark(shown, 1, 1))
+    file = (path.parent / name).resolve()
+    if root.resolve() not in file.parents:
+        return [Problem(mark.file, mark.line, mark.column, f"query_file {name!r} is outside the pipelines folder", "source.query_file")]
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = "does not exist" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc})"
+        return [Problem(mark.file, mark.line, mark.column, f"query_file {name!r} {why} (looked for {display_path(file)})", "source.query_file")]
+    if not text.strip():
+        return [Problem(mark.file, mark.line, mark.column, f"query_file {name!r} is empty", "source.query_file")]
+    source["query"] = text
+    source["query_file"] = display_path(file)
+    return []
+
+
 def _env_names(docs: list[LocatedDoc]) -> set[str]:
     names: set[str] = set()
     for doc in docs:
@@ -132,7 +155,7 @@ def _other_env_problems(chain: list[LocatedDoc], doc: LocatedDoc, env: str, path
     return out
 
 
-def _load_one(path: Path, root: Path, env: str, defaults: _DefaultsCache, all_envs: bool = False) -> tuple[Pipeline, Mark]:
+def _load_one(path: Path, root: Path, env: str, defaults: _DefaultsCache, all_envs: bool = False) -> tuple[Pipeline, dict]:
     shown = display_path(path)
     doc = load_file(path, shown)
     if not isinstance(doc.data, dict):
@@ -141,6 +164,8 @@ def _load_one(path: Path, root: Path, env: str, defaults: _DefaultsCache, all_en
     chain = defaults.chain(root.resolve(), path.resolve().parent)
     data, marks = merge_layers(chain, doc, env)
     problems = schema_problems(data, marks, shown) + semantic_problems(data, marks, path, shown)
+    if not problems:
+        problems += _read_query_file(data, marks, path, root, shown)
     if all_envs:
         seen = {(p.file, p.line, p.column, p.key_path) for p in problems}
         problems += [
@@ -149,44 +174,93 @@ def _load_one(path: Path, root: Path, env: str, defaults: _DefaultsCache, all_en
     problems.sort(key=lambda p: (p.file != shown, p.file, p.line, p.column))
     if problems:
         raise ConfigError(problems)
-    return build_pipeline(data, shown, env), marks.get(("name", VALUE), Mark(shown, 1, 1))
+    return build_pipeline(data, shown, env), marks
 
 
-def load_pipelines(root: Path, env: str | None = None, paths: list[Path] | None = None, all_envs: bool = False) -> LoadResult:
-    """Load every pipeline under `root` (or just `paths`), checking names are unique.
+def load_pipelines(
+    root: Path, env: str | None = None, paths: list[Path] | None = None, all_envs: bool = False, cross_check: bool = True
+) -> LoadResult:
+    """Load every pipeline under `root` (or just `paths`), then check what spans files:
+    unique names, unique targets, `after:` names that exist and form no cycle.
     `all_envs` also checks every other environment's overrides (lint does; parsing doesn't)."""
     env = env or active_env()
     result = LoadResult()
     defaults = _DefaultsCache()
-    seen: dict[str, Pipeline] = {}
+    marks: dict[str, dict] = {}
     for path in paths if paths is not None else discover(root):
         try:
-            pipeline, name_mark = _load_one(path, root, env, defaults, all_envs)
+            pipeline, pipeline_marks = _load_one(path, root, env, defaults, all_envs)
         except ConfigError as exc:
             result.errors.append(FileError(path, exc))
             continue
-        if pipeline.name in seen:
-            first = seen[pipeline.name].path
-            result.errors.append(
-                FileError(
-                    path,
-                    ConfigError(
-                        [
-                            Problem(
-                                name_mark.file,
-                                name_mark.line,
-                                name_mark.column,
-                                f"pipeline name {pipeline.name!r} is already used by {first}",
-                                "name",
-                            )
-                        ]
-                    ),
-                )
-            )
+        if pipeline.name in result.pipelines:
+            first = result.pipelines[pipeline.name].path
+            problem = _at(pipeline_marks, ("name", VALUE), f"pipeline name {pipeline.name!r} is already used by {first}", "name")
+            result.errors.append(FileError(path, ConfigError([problem])))
             continue
-        seen[pipeline.name] = pipeline
         result.pipelines[pipeline.name] = pipeline
+        marks[pipeline.name] = pipeline_marks
+    if cross_check:
+        known = {p.stem for p in discover(root)} if root.is_dir() else set(result.pipelines)
+        for name, problems in _cross_file_problems(result.pipelines, marks, known).items():
+            result.errors.append(FileError(Path(result.pipelines[name].path), ConfigError(problems)))
+            del result.pipelines[name]
     return result
+
+
+def _at(marks: dict, path: tuple, message: str, key: str) -> Problem:
+    m = marks.get(path) or marks.get(path[:-1]) or Mark("?", 1, 1)
+    return Problem(m.file, m.line, m.column, message, key)
+
+
+def _cross_file_problems(pipelines: dict[str, Pipeline], marks: dict[str, dict], known: set[str]) -> dict[str, list[Problem]]:
+    out: dict[str, list[Problem]] = {}
+    targets: dict[tuple[str, str], str] = {}
+    for name, p in pipelines.items():
+        for i, upstream in enumerate(p.after):
+            if upstream not in known:
+                close = difflib.get_close_matches(upstream, sorted(known), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else ""
+                problem = _at(marks[name], ("schedule", "after", i, VALUE), f"after: no pipeline named {upstream!r}", "schedule.after")
+                out.setdefault(name, []).append(replace(problem, hint=hint))
+        key = (p.target.conn_id, p.target.table.lower())
+        if key in targets:
+            message = f"target {p.target.conn_id}:{p.target.table} is already loaded by pipeline {targets[key]!r}; one table, one pipeline"
+            out.setdefault(name, []).append(_at(marks[name], ("target", "table", VALUE), message, "target.table"))
+        else:
+            targets[key] = name
+    for cycle in _cycles({n: [u for u in p.after if u in pipelines] for n, p in pipelines.items()}):
+        chain = " -> ".join([*cycle, cycle[0]])
+        for name in cycle:
+            out.setdefault(name, []).append(_at(marks[name], ("schedule", "after", VALUE), f"after: dependencies form a cycle: {chain}", "schedule.after"))
+    return out
+
+
+def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Every distinct cycle's members, found by DFS (graphs here are small)."""
+    found: list[list[str]] = []
+    seen_sets: set[frozenset[str]] = set()
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt) :]
+                if frozenset(cycle) not in seen_sets:
+                    seen_sets.add(frozenset(cycle))
+                    found.append(cycle)
+            elif state.get(nxt) is None:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return found
 
 
 def parse_duration(text: str) -> timedelta:
@@ -200,12 +274,14 @@ def parse_duration(text: str) -> timedelta:
 def build_pipeline(data: dict[str, Any], file: str, env: str) -> Pipeline:
     """Typed objects from a dict that already passed schema and semantic checks."""
     src, ld, tgt, lake = data["source"], data["load"], data["target"], data.get("lake")
+    schedule = data.get("schedule", "@daily")
     return Pipeline(
         name=data["name"],
         description=data.get("description", ""),
         owner=data.get("owner", "airflow"),
         tags=tuple(data.get("tags", ())),
-        schedule=data.get("schedule", "@daily"),
+        schedule=None if isinstance(schedule, dict) else schedule,
+        after=tuple(schedule["after"]) if isinstance(schedule, dict) else (),
         timezone=data.get("timezone", "UTC"),
         start_date=date.fromisoformat(data.get("start_date", "2024-01-01")),
         end_date=date.fromisoformat(data["end_date"]) if data.get("end_date") else None,
@@ -215,12 +291,15 @@ def build_pipeline(data: dict[str, Any], file: str, env: str) -> Pipeline:
             conn_id=src["conn_id"],
             table=src.get("table"),
             query=src.get("query"),
+            query_file=src.get("query_file"),
             columns=tuple(src["columns"]) if src.get("columns") else None,
             batch_size=src.get("batch_size", 50_000),
         ),
         load=Load(mode=ld["mode"], cursor=ld.get("cursor"), primary_key=tuple(ld.get("primary_key", ()))),
         lake=Lake(conn_id=lake["conn_id"], path=lake["path"].strip("/")) if lake else None,
         target=Target(conn_id=tgt["conn_id"], table=tgt["table"]),
+        checks=build_checks(data.get("checks", [])),
+        alerts=build_alerts(data.get("alerts", {})),
         retries=data.get("retries", 2),
         retry_delay=parse_duration(data.get("retry_delay", "5m")),
         timeout=parse_duration(data.get("timeout", "1h")),
@@ -228,3 +307,38 @@ def build_pipeline(data: dict[str, Any], file: str, env: str) -> Pipeline:
         env=env,
         resolved={k: v for k, v in data.items() if k != "environments"},
     )
+
+
+def build_checks(items: list[dict[str, Any]]) -> tuple[Check, ...]:
+    """Typed checks with unique task names (row_count, not_null, accepted_values_status, sql_2, ...)."""
+    out: list[Check] = []
+    used: dict[str, int] = {}
+    for item in items:
+        ((kind, spec),) = item.items()
+        if kind == "row_count":
+            check = Check(kind, kind, min=spec.get("min"), max=spec.get("max"))
+        elif kind in ("not_null", "unique"):
+            check = Check(kind, kind, columns=tuple(spec))
+        elif kind == "accepted_values":
+            check = Check(kind, f"{kind}_{spec['column']}", columns=(spec["column"],), values=tuple(spec["values"]))
+        elif kind == "freshness":
+            check = Check(kind, f"{kind}_{spec['column']}", columns=(spec["column"],), max_age=parse_duration(spec["max_age"]))
+        else:
+            check = Check("sql", "sql", sql=spec)
+        used[check.name] = used.get(check.name, 0) + 1
+        if used[check.name] > 1 or kind == "sql":
+            check = replace(check, name=f"{check.name}_{used[check.name]}")
+        out.append(check)
+    return tuple(out)
+
+
+def build_alerts(spec: dict[str, Any]) -> Alerts:
+    def channels(items: list[dict[str, Any]]) -> tuple[AlertChannel, ...]:
+        out = []
+        for item in items:
+            ((kind, value),) = item.items()
+            out.append(AlertChannel(kind, addresses=tuple(value)) if kind == "email" else AlertChannel(kind, conn_id=value))
+        return tuple(out)
+
+    deadline = spec.get("deadline")
+    return Alerts(channels(spec.get("on_failure", [])), channels(spec.get("on_success", [])), parse_duration(deadline) if deadline else None)

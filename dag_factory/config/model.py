@@ -7,13 +7,15 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 LoadMode = Literal["incremental", "snapshot", "full_refresh"]
+CheckKind = Literal["row_count", "not_null", "unique", "accepted_values", "freshness", "sql"]
 
 
 @dataclass(frozen=True)
 class SqlSource:
     conn_id: str
     table: str | None = None  # "schema.table" or "table"; validated identifier
-    query: str | None = None  # a SELECT; may use {{ data_interval_start }} etc. as bound params
+    query: str | None = None  # a SELECT (inline or read from query_file); Jinja, values bound as params
+    query_file: str | None = None  # where `query` came from, relative to the pipelines root (for docs)
     columns: tuple[str, ...] | None = None  # projection; None = all columns
     batch_size: int = 50_000
     type: Literal["sql"] = "sql"
@@ -39,6 +41,46 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Check:
+    """One data-quality check on a run's staged rows; `name` is its task id."""
+
+    kind: CheckKind
+    name: str
+    columns: tuple[str, ...] = ()  # not_null, unique, accepted_values/freshness (one column)
+    min: int | None = None  # row_count
+    max: int | None = None
+    values: tuple[str | int | float | bool, ...] = ()  # accepted_values
+    max_age: timedelta | None = None  # freshness
+    sql: str | None = None  # sql: returns the offending rows
+
+    def describe(self) -> str:
+        if self.kind == "row_count":
+            bounds = [f">= {self.min}" if self.min is not None else "", f"<= {self.max}" if self.max is not None else ""]
+            return "row count " + " and ".join(b for b in bounds if b)
+        if self.kind in ("not_null", "unique"):
+            return f"{self.kind.replace('_', ' ')}: {', '.join(self.columns)}"
+        if self.kind == "accepted_values":
+            return f"{self.columns[0]} in ({', '.join(map(str, self.values))})"
+        if self.kind == "freshness":
+            return f"newest {self.columns[0]} at most {self.max_age} before the interval end"
+        return f"sql returns no rows: {' '.join((self.sql or '').split())[:80]}"
+
+
+@dataclass(frozen=True)
+class AlertChannel:
+    kind: Literal["slack", "teams", "email"]
+    conn_id: str | None = None  # slack, teams
+    addresses: tuple[str, ...] = ()  # email
+
+
+@dataclass(frozen=True)
+class Alerts:
+    on_failure: tuple[AlertChannel, ...] = ()
+    on_success: tuple[AlertChannel, ...] = ()
+    deadline: timedelta | None = None
+
+
+@dataclass(frozen=True)
 class Pipeline:
     name: str
     source: SqlSource
@@ -48,7 +90,8 @@ class Pipeline:
     description: str = ""
     owner: str = "airflow"
     tags: tuple[str, ...] = ()
-    schedule: str | None = "@daily"  # cron, preset, or None for manual only
+    schedule: str | None = "@daily"  # cron, preset, or None for manual only (or when `after` is set)
+    after: tuple[str, ...] = ()  # upstream pipelines: an asset schedule instead of a cron
     timezone: str = "UTC"
     start_date: date = date(2024, 1, 1)
     end_date: date | None = None
@@ -57,6 +100,13 @@ class Pipeline:
     retries: int = 2
     retry_delay: timedelta = timedelta(minutes=5)
     timeout: timedelta = timedelta(hours=1)
+    checks: tuple[Check, ...] = ()
+    alerts: Alerts = field(default_factory=Alerts)
     path: str = ""  # the YAML file it came from
     env: str = "local"
     resolved: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def in_warehouse(self) -> bool:
+        """A transform: the source query runs where the target lives, no data via the worker."""
+        return self.source.conn_id == self.target.conn_id

@@ -26,6 +26,8 @@ def semantic_problems(data: dict[str, Any], marks: dict[KeyPath, Mark], file: Pa
         )
 
     schedule = data.get("schedule")
+    if isinstance(schedule, dict) and name in (schedule.get("after") or []):
+        add(("schedule", "after"), f"pipeline {name!r} cannot run after itself")
     if isinstance(schedule, str):
         problem = cron_problem(schedule)
         if problem:
@@ -43,11 +45,14 @@ def semantic_problems(data: dict[str, Any], marks: dict[KeyPath, Mark], file: Pa
 
     source = data.get("source")
     if isinstance(source, dict):
-        has_table, has_query = "table" in source, "query" in source
-        if has_table == has_query:
-            add(("source",), at_value=False, message="source needs exactly one of 'table' or 'query'")
-        if has_query and "columns" in source:
+        given = [k for k in ("table", "query", "query_file") if k in source]
+        if len(given) != 1:
+            add(("source",), at_value=False, message=f"source needs exactly one of 'table', 'query' or 'query_file' (got {', '.join(given) or 'none'})")
+        if "columns" in source and "table" not in source:
             add(("source", "columns"), "'columns' only applies to 'table'; select the columns in the query")
+        target = data.get("target")
+        if isinstance(target, dict) and source.get("conn_id") == target.get("conn_id") and data.get("lake"):
+            add(("lake",), at_value=False, message="source and target share a connection, so the query runs inside the warehouse and no lake is written; remove 'lake'")
 
     load = data.get("load")
     if isinstance(load, dict):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 
 from dag_factory.config.yaml_loader import VALUE, KeyPath, Mark, nearest_mark
 from dag_factory.errors import Problem
@@ -73,8 +73,32 @@ def _unknown_keys(error: ValidationError) -> list[tuple[str, str, KeyPath]]:
 
 def _message(error: ValidationError) -> tuple[str, str, KeyPath]:
     """(message, hint, path to point at) for one jsonschema error; value errors point at the value."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        # explain with the alternative whose type fits (a mapping given to `schedule`: the {after:} form)
+        fitting = [e for e in error.context if not (e.validator == "type" and not e.relative_path)]
+        deepest = best_match(fitting) if fitting else None
+        if deepest is not None:
+            return _explain(deepest)
+        names = " or ".join(_alternatives(error.validator_value))
+        path = tuple(error.absolute_path) + ((VALUE,) if error.absolute_path else ())
+        return f"expected {names}, got {_describe(error.instance)}", "", path
+    return _explain(error)
+
+
+def _alternatives(options: list) -> list[str]:
+    out = []
+    for option in options:
+        types = option.get("type", []) if isinstance(option, dict) else []
+        for t in types if isinstance(types, list) else [types]:
+            out.append(_TYPE_NAMES.get(t, t))
+    return out or ["a valid value"]
+
+
+def _explain(error: ValidationError) -> tuple[str, str, KeyPath]:
     path: KeyPath = tuple(error.absolute_path)
     v = error.validator
+    if v == "additionalProperties":
+        return _unknown_keys(error)[0]
     if path and v not in ("required", "additionalProperties"):
         path = path + (VALUE,)
     if v == "required":
@@ -86,6 +110,9 @@ def _message(error: ValidationError) -> tuple[str, str, KeyPath]:
         return f"expected {names}, got {_describe(error.instance)}", "", path
     if v == "enum":
         return f"{_describe(error.instance)} is not one of: {', '.join(map(str, error.validator_value))}", "", path
+    if v in ("minProperties", "maxProperties") and isinstance(error.instance, dict):
+        allowed = ", ".join(_subschema_properties(error))
+        return f"needs exactly one of: {allowed}" if error.schema.get("maxProperties") == 1 else error.message, "", path
     if v == "const":
         return f"must be {error.validator_value!r}, got {_describe(error.instance)}", "", path
     if v == "pattern":

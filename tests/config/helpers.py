@@ -56,7 +56,7 @@ def pipeline_yaml(name: str, *, mode: str = "snapshot", extra: str = "") -> str:
         f"version: 1\nname: {name}\nschedule: '@daily'\n"
         "source:\n  type: sql\n  conn_id: shop_db\n  table: orders\n"
         f"{load}"
-        "target:\n  conn_id: warehouse\n  table: analytics.orders\n"
+        f"target:\n  conn_id: warehouse\n  table: analytics.{name}\n"
         f"{textwrap.dedent(extra).lstrip(chr(10))}"
     )
 
