@@ -17,13 +17,17 @@ KINDS = {
     "duckdb": "duckdb",
     "fs": "fs",
     "file": "fs",
+    # AWS (docs/aws.md): an `aws` connection is an S3 lake when it is lake.conn_id and
+    # Athena (+ Glue catalog) when it is target.conn_id; `redshift` is a Redshift warehouse.
+    "aws": "aws",
+    "redshift": "redshift",
 }
 
 
 @dataclass(frozen=True)
 class ConnInfo:
     conn_id: str
-    kind: str  # sqlite | postgres | duckdb | fs
+    kind: str  # sqlite | postgres | duckdb | fs | aws | redshift
     host: str | None = None  # sqlite/duckdb: database file path; fs: root folder (or extra.path)
     port: int | None = None
     login: str | None = None

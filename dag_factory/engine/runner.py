@@ -7,18 +7,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import Interval
+from dag_factory.engine.aws import AwsResolver, aws_for
 from dag_factory.engine.connections import KINDS, ConnInfo
 from dag_factory.engine.lake import LocalLake, PartitionInfo
 from dag_factory.engine.sources import open_source
 from dag_factory.engine.warehouses.base import LoadResult, Warehouse
 from dag_factory.errors import ConnectionConfigError
 
+if TYPE_CHECKING:
+    from dag_factory.engine.lake_s3 import S3Lake
+
 Progress = Callable[[int], None]
+DbapiFactory = Callable[[ConnInfo], Any]  # ConnInfo -> an open DB-API connection
 
 STAGING_PREFIX = "_staging"
 
@@ -31,15 +37,26 @@ class ExtractResult:
     ds: str
 
 
-def open_lake(conn: ConnInfo) -> LocalLake:
-    """The lake behind `conn` (only local folders, kind `fs`, for now)."""
-    if KINDS.get(conn.kind, conn.kind) == "fs":
+def open_lake(conn: ConnInfo, aws: AwsResolver | None = None) -> LocalLake | S3Lake:
+    """The lake behind `conn`: a local folder (kind `fs`) or an S3 bucket + prefix (kind `aws`).
+
+    `aws` turns an AWS connection into a boto3 session (the Airflow layer passes the
+    amazon provider's; without it boto3's default credential chain is used)."""
+    kind = KINDS.get(conn.kind, conn.kind)
+    if kind == "fs":
         return LocalLake.from_conn(conn)
-    raise ConnectionConfigError(f"connection {conn}: kind {conn.kind!r} cannot be a lake (supported: fs)")
+    if kind == "aws":
+        from dag_factory.engine.lake_s3 import S3Lake
+
+        return S3Lake.from_conn(conn, aws_for(conn, aws))
+    raise ConnectionConfigError(f"connection {conn}: kind {conn.kind!r} cannot be a lake (supported: fs, aws)")
 
 
-def open_warehouse(conn: ConnInfo) -> Warehouse:
-    """A connected warehouse for `conn`; use as a context manager."""
+def open_warehouse(conn: ConnInfo, aws: AwsResolver | None = None, dbapi: DbapiFactory | None = None) -> Warehouse:
+    """A connected warehouse for `conn`; use as a context manager.
+
+    `dbapi` (optional) opens the DB-API connection for a Redshift warehouse (the Airflow
+    layer may pass RedshiftSQLHook's); without it the engine connects with redshift_connector."""
     kind = KINDS.get(conn.kind, conn.kind)
     if kind == "duckdb":
         from dag_factory.engine.warehouses.duckdb import DuckDBWarehouse
@@ -49,7 +66,17 @@ def open_warehouse(conn: ConnInfo) -> Warehouse:
         from dag_factory.engine.warehouses.postgres import PostgresWarehouse
 
         return PostgresWarehouse(conn)
-    raise ConnectionConfigError(f"connection {conn}: kind {conn.kind!r} cannot be a warehouse (supported: duckdb, postgres)")
+    if kind == "redshift":
+        from dag_factory.engine.warehouses.redshift import RedshiftWarehouse
+
+        return RedshiftWarehouse(conn, dbapi=dbapi(conn) if dbapi else None)
+    if kind in ("aws", "athena"):
+        from dag_factory.engine.warehouses.athena import AthenaWarehouse
+
+        return AthenaWarehouse(conn, aws_for(conn, aws))
+    raise ConnectionConfigError(
+        f"connection {conn}: kind {conn.kind!r} cannot be a warehouse (supported: duckdb, postgres, redshift, aws (Athena))"
+    )
 
 
 def lake_path(pipeline: Pipeline) -> str:
@@ -72,9 +99,11 @@ def extract(
     source_conn: ConnInfo,
     lake_conn: ConnInfo,
     progress: Progress | None = None,
+    *,
+    aws: AwsResolver | None = None,
 ) -> ExtractResult:
     """Read the interval's selection from the source into the lake partition `interval.ds`."""
-    lake = open_lake(lake_conn)
+    lake = open_lake(lake_conn, aws)
     with open_source(source_conn) as src:
         schema, batches = src.read(pipeline.source, pipeline.load, interval)
         info: PartitionInfo = lake.write_partition(lake_path(pipeline), interval.ds, schema, _counted(batches, progress))
@@ -87,9 +116,24 @@ def load(
     lake_conn: ConnInfo,
     warehouse_conn: ConnInfo,
     progress: Progress | None = None,
+    *,
+    aws: AwsResolver | None = None,
+    dbapi: DbapiFactory | None = None,
 ) -> LoadResult:
     """Load the lake partition `interval.ds` into the pipeline's target table."""
-    lake = open_lake(lake_conn)
+    lake = open_lake(lake_conn, aws)
+    if KINDS.get(warehouse_conn.kind, warehouse_conn.kind) in ("redshift", "aws", "athena"):
+        # Redshift COPYs and Athena registers the S3 partition itself: no rows pass through here
+        from dag_factory.engine.lake_s3 import S3Lake
+
+        if not isinstance(lake, S3Lake):
+            raise ConnectionConfigError(
+                f"pipeline {pipeline.name}: target connection {warehouse_conn} loads from an S3 lake; "
+                f"set lake.conn_id to an AWS connection (got {lake_conn})"
+            )
+        part = lake.partition(lake_path(pipeline), interval.ds)
+        with open_warehouse(warehouse_conn, aws, dbapi) as wh:
+            return wh.load_partition(pipeline.target.table, pipeline.load, interval, part)  # type: ignore[attr-defined]
     reader = lake.read_partition(lake_path(pipeline), interval.ds)
     if progress is not None:
         reader = pa.RecordBatchReader.from_batches(reader.schema, _counted(reader, progress))

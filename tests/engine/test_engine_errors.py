@@ -124,7 +124,7 @@ def test_unknown_query_template(tmp_path):
     p = Pipeline(
         "x", SqlSource("src", query="SELECT * FROM t WHERE at > {{ yesterday }}"), Load("full_refresh"), Target("wh", "t")
     )
-    with pytest.raises(EngineError, match="unknown template"):
+    with pytest.raises(EngineError, match="SQL template error: .yesterday. is undefined"):
         extract(p, IV, src, lake)
 
 
@@ -146,3 +146,15 @@ def test_postgres_connection_failure_does_not_leak_the_password():
     with pytest.raises(EngineError) as e:
         open_warehouse(conn)
     assert "wh (postgres)" in str(e.value) and "s3cr3t-pw" not in str(e.value) + repr(conn)
+
+
+def test_jinja_in_queries_binds_values_and_refuses_python_internals():
+    from dag_factory.engine.templating import render_sql
+
+    sql, params = render_sql(
+        "select * from t where d = {{ ds }}{% if ds > '2024' %} and x like '10%'{% endif %}", {"ds": "2024-03-01"}, "%s", lambda s: s.replace("%", "%%")
+    )
+    assert sql == "select * from t where d = %s and x like '10%%'"
+    assert params == ["2024-03-01"]
+    with pytest.raises(EngineError, match="SQL template error"):
+        render_sql("{{ ds.__class__.__mro__[1].__subclasses__() }}", {"ds": "x"}, "?")

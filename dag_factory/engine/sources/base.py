@@ -6,7 +6,6 @@ dialect bits are passed in; the shape of the selection is decided once, here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Protocol
@@ -16,9 +15,8 @@ import pyarrow as pa
 from dag_factory.config.model import Load, SqlSource
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.identifiers import quote_ident, quote_table, validate_identifier
+from dag_factory.engine.templating import render_sql
 from dag_factory.errors import EngineError
-
-_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class Source(Protocol):
@@ -50,24 +48,8 @@ def render_query(
     placeholder: str,
     escape: Callable[[str], str] = lambda s: s,
 ) -> tuple[str, list[object]]:
-    """Replace {{ name }} by a placeholder and collect the bound value.
-
-    `escape` protects the literal text (psycopg needs '%' doubled once
-    parameters are passed); unknown names are an error, not left in the SQL.
-    """
-    parts: list[str] = []
-    params: list[object] = []
-    pos = 0
-    for m in _TEMPLATE.finditer(query):
-        parts.append(escape(query[pos : m.start()]))
-        name = m.group(1)
-        if name not in values:
-            raise EngineError(f"unknown template {{{{ {name} }}}} in source query; available: {', '.join(sorted(values))}")
-        parts.append(placeholder)
-        params.append(values[name])
-        pos = m.end()
-    parts.append(escape(query[pos:]))
-    return "".join(parts), params
+    """The source query rendered with Jinja; values become bound parameters."""
+    return render_sql(query, values, placeholder, escape)
 
 
 def base_select(source: SqlSource, query_sql: str | None = None) -> str:
