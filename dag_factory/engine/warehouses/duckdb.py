@@ -99,6 +99,13 @@ class DuckDBWarehouse(Warehouse):
         except duckdb.Error as e:
             raise EngineError(f"DuckDB {self.conn}: {e}") from e
 
+    def fetch(self, sql: str, params: list | tuple = ()) -> tuple[list[str], list[tuple]]:
+        try:
+            cur = self.db.execute(sql, list(params))
+            return [d[0] for d in cur.description or []], cur.fetchall()
+        except duckdb.Error as e:
+            raise EngineError(f"DuckDB {self.conn}: {e}") from e
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         self.db.execute("BEGIN TRANSACTION")

@@ -69,10 +69,21 @@ class PostgresWarehouse(Warehouse):
 
     def execute(self, sql: str, params: list | tuple = ()) -> int:
         try:
-            cur = self.pg.execute(sql, list(params) if params else None)
+            cur = self.pg.execute(sql, list(params))  # always bound: '%' in SQL text must be '%%'
         except psycopg.Error as e:
             raise EngineError(f"PostgreSQL {self.conn}: {e}") from e
         return cur.rowcount
+
+    @staticmethod
+    def escape_literal(sql_text: str) -> str:
+        return sql_text.replace("%", "%%")
+
+    def fetch(self, sql: str, params: list | tuple = ()) -> tuple[list[str], list[tuple]]:
+        try:
+            cur = self.pg.execute(sql, list(params))
+            return [d.name for d in cur.description or []], cur.fetchall()
+        except psycopg.Error as e:
+            raise EngineError(f"PostgreSQL {self.conn}: {e}") from e
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
