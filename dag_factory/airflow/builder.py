@@ -7,12 +7,14 @@ them in the module's globals, so a half-built DAG never reaches Airflow.
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG, Asset, AsyncCallback, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference, TaskGroup
 
+from dag_factory.airflow.alerts import PipelineNotifier, deadline_missed
 from dag_factory.airflow.docs import doc_md, mode_line
-from dag_factory.airflow.operators import ConfigErrorOperator, ExtractOperator, LoadOperator
+from dag_factory.airflow.operators import CheckOperator, ConfigErrorOperator, ExtractOperator, PublishOperator, StageOperator
 from dag_factory.config.loader import FileError
 from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import cron_of
@@ -22,47 +24,109 @@ CONFIG_ERROR_TAG = "config-error"
 
 def tags_for(p: Pipeline) -> list[str]:
     base = [p.load.mode, f"source:{p.source.conn_id}", f"target:{p.target.conn_id}"]
+    if p.in_warehouse:
+        base.append("transform")
     return list(dict.fromkeys(base + list(p.tags)))
+
+
+def asset_for(p: Pipeline) -> Asset:
+    """The target table as an Asset, named after the pipeline so `after:` can refer to it by name."""
+    return Asset(name=p.name, uri=f"dagfactory://{p.target.conn_id}/{p.target.table}", group="dag_factory")
+
+
+def schedule_for(p: Pipeline) -> Any:
+    if p.after:
+        condition = Asset.ref(name=p.after[0])
+        for upstream in p.after[1:]:
+            condition = condition & Asset.ref(name=upstream)
+        return condition
+    return CronDataIntervalTimetable(cron_of(p.schedule), timezone=p.timezone) if p.schedule else None
+
+
+def _deadline(p: Pipeline) -> DeadlineAlert | None:
+    if not p.alerts.deadline:
+        return None
+    channels = [{"kind": c.kind, "conn_id": c.conn_id, "addresses": list(c.addresses)} for c in p.alerts.on_failure]
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=p.alerts.deadline,
+        callback=AsyncCallback(
+            deadline_missed, kwargs={"pipeline": p.name, "channels": channels, "deadline": str(p.alerts.deadline)}
+        ),
+    )
 
 
 def build_dag(p: Pipeline) -> DAG:
     zone = ZoneInfo(p.timezone)
-    timetable = CronDataIntervalTimetable(cron_of(p.schedule), timezone=p.timezone) if p.schedule else None
+    default_args: dict[str, Any] = {
+        "owner": p.owner,
+        "retries": p.retries,
+        "retry_delay": p.retry_delay,
+        "execution_timeout": p.timeout,
+    }
+    if p.alerts.on_failure:
+        default_args["on_failure_callback"] = [PipelineNotifier(p.name, "failure", p.alerts.on_failure)]
+    deadline = _deadline(p)
     dag = DAG(
         dag_id=p.name,
         description=(p.description or f"{p.load.mode} load into {p.target.table}")[:200],
-        schedule=timetable,
+        schedule=schedule_for(p),
         start_date=datetime.combine(p.start_date, time(0), tzinfo=zone),
         end_date=datetime.combine(p.end_date, time(0), tzinfo=zone) if p.end_date else None,
         catchup=p.catchup,
         max_active_runs=p.max_active_runs,
         tags=tags_for(p),
         doc_md=doc_md(p),
-        default_args={
-            "owner": p.owner,
-            "retries": p.retries,
-            "retry_delay": p.retry_delay,
-            "execution_timeout": p.timeout,
-        },
+        default_args=default_args,
         auto_register=False,
+        **({"deadline": deadline} if deadline else {}),
     )
-    source_name = p.source.table or "query"
+    source_name = p.source.table or ("query file" if p.source.query_file else "query")
     lake_name = f"lake {p.lake.path}" if p.lake else "local staging"
-    extract = ExtractOperator(
-        task_id="extract",
-        task_display_name=f"Extract {source_name} -> {lake_name}",
-        doc_md=f"Reads `{p.source.conn_id}`.`{source_name}` for the run's interval and writes Parquet to {lake_name}.",
-        pipeline=p,
-        dag=dag,
-    )
-    load = LoadOperator(
-        task_id="load",
-        task_display_name=f"Load {p.target.table} ({p.load.mode})",
-        doc_md=f"Loads into `{p.target.table}`: {mode_line(p)}.",
-        pipeline=p,
-        dag=dag,
-    )
-    extract >> load
+    extract = None
+    if not p.in_warehouse:
+        with TaskGroup("extract", tooltip=f"{p.source.conn_id} -> {lake_name}", dag=dag):
+            extract = ExtractOperator(
+                task_id="to_lake",
+                task_display_name=f"Extract {source_name} -> {lake_name}",
+                doc_md=f"Reads `{p.source.conn_id}`.`{source_name}` for the run's interval and writes Parquet to {lake_name}.",
+                pipeline=p,
+                dag=dag,
+            )
+    with TaskGroup("load", tooltip=f"stage, then publish into {p.target.table}", dag=dag):
+        stage = StageOperator(
+            task_id="stage",
+            task_display_name="Stage (write)" + (" in the warehouse" if p.in_warehouse else " from the lake"),
+            doc_md="Writes this run's rows into a staging table beside the target; nothing is visible yet.",
+            pipeline=p,
+            dag=dag,
+        )
+        publish = PublishOperator(
+            task_id="publish",
+            task_display_name=f"Publish {p.target.table} ({p.load.mode})",
+            doc_md=f"Publishes into `{p.target.table}`: {mode_line(p)}.",
+            pipeline=p,
+            outlets=[asset_for(p)],
+            on_success_callback=[PipelineNotifier(p.name, "success", p.alerts.on_success)] if p.alerts.on_success else None,
+            dag=dag,
+        )
+    if extract is not None:
+        extract >> stage
+    if p.checks:
+        with TaskGroup("checks", tooltip="data-quality checks on the staged rows", dag=dag) as checks:
+            for c in p.checks:
+                CheckOperator(
+                    task_id=c.name,
+                    task_display_name=f"Check {c.describe()}"[:100],
+                    doc_md=f"Fails the run (and publishes nothing) unless: {c.describe()}.",
+                    check_name=c.name,
+                    pipeline=p,
+                    retries=0,
+                    dag=dag,
+                )
+        stage >> checks >> publish
+    else:
+        stage >> publish
     dag.validate()
     dag.check_cycle()
     return dag

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import cron_of
 
@@ -12,7 +14,9 @@ MODE_LINES = {
 }
 
 
-def schedule_in_words(schedule: str | None, tz: str) -> str:
+def schedule_in_words(schedule: str | None, tz: str, after: tuple[str, ...] = ()) -> str:
+    if after:
+        return f"after {' and '.join(after)} have loaded new data (asset-triggered)"
     if schedule is None:
         return "manual runs only (no schedule)"
     try:
@@ -30,10 +34,16 @@ def mode_line(pipeline: Pipeline) -> str:
     return MODE_LINES[load.mode].format(cursor=load.cursor, merge=merge)
 
 
+def _alert_line(channels) -> str:
+    return ", ".join(f"{c.kind} `{c.conn_id}`" if c.conn_id else f"email {', '.join(c.addresses)}" for c in channels)
+
+
 def doc_md(pipeline: Pipeline) -> str:
     p = pipeline
-    src = p.source.table or "query"
+    src = p.source.table or (p.source.query_file or "query")
     lake = f" -> lake `{p.lake.conn_id}:{p.lake.path}/ds=YYYY-MM-DD/`" if p.lake else ""
+    if p.in_warehouse:
+        lake = " (runs inside the warehouse)"
     lines = [
         f"### {p.name}",
         p.description or "",
@@ -42,7 +52,7 @@ def doc_md(pipeline: Pipeline) -> str:
         "",
         f"**Load ({p.load.mode}):** {mode_line(p)}.",
         "",
-        f"**Schedule:** {schedule_in_words(p.schedule, p.timezone)}. Manual runs without a logical date load the latest complete interval.",
+        f"**Schedule:** {schedule_in_words(p.schedule, p.timezone, p.after)}. Runs without a logical date load the latest complete interval.",
         "",
         f"**Defined in:** `{p.path}` (environment `{p.env}`). Edit the YAML, not this DAG.",
         "",
@@ -55,6 +65,26 @@ def doc_md(pipeline: Pipeline) -> str:
         f"| retries | {p.retries} every {p.retry_delay} |",
         f"| timeout | {p.timeout} |",
     ]
+    if p.checks:
+        lines += ["", "**Checks** (on the staged rows, before publishing; a failure publishes nothing):"]
+        lines += [f"- `{c.name}`: {c.describe()}" for c in p.checks]
+    if p.alerts.on_failure or p.alerts.on_success or p.alerts.deadline:
+        lines += ["", "**Alerts:**"]
+        if p.alerts.on_failure:
+            lines.append(f"- on failure: {_alert_line(p.alerts.on_failure)}")
+        if p.alerts.on_success:
+            lines.append(f"- on success: {_alert_line(p.alerts.on_success)}")
+        if p.alerts.deadline:
+            lines.append(f"- deadline: {p.alerts.deadline} after the run is queued")
     if p.source.query:
         lines += ["", "**Source query:**", "```sql", p.source.query.strip(), "```"]
+    lines += [
+        "",
+        "<details><summary>Resolved config</summary>",
+        "",
+        "```json",
+        json.dumps(p.resolved, indent=1, default=str),
+        "```",
+        "</details>",
+    ]
     return "\n".join(lines)

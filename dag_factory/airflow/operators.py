@@ -1,5 +1,5 @@
 """The operators a generated DAG runs: thin shells that hand a Pipeline, its data
-interval and resolved connections to the engine."""
+interval and resolved connections to the engine (extract, then write-audit-publish)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from dag_factory.config.schedules import Interval, latest_complete_interval
 
 def interval_from_context(context: Any, pipeline: Pipeline) -> Interval:
     """The run's data interval; runs without a logical date (manual trigger with
-    `logical_date: null`, asset-triggered) load the latest complete interval."""
+    `logical_date: null`, asset-triggered) load the latest complete interval (for
+    manual and `after:` pipelines: the previous calendar day)."""
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
     if start is not None and end is not None and start < end:
         return Interval(start, end, pipeline.timezone)
@@ -38,6 +39,13 @@ class _PipelineOperator(BaseOperator):
 
         return report
 
+    def _lake(self):
+        from dag_factory.airflow.connections import resolve, staging_conn
+
+        if self.pipeline.in_warehouse:
+            return None
+        return resolve(self.pipeline.lake.conn_id) if self.pipeline.lake else staging_conn()
+
 
 class ExtractOperator(_PipelineOperator):
     """Source rows of the interval -> Parquet partition in the lake (or local staging)."""
@@ -45,33 +53,81 @@ class ExtractOperator(_PipelineOperator):
     ui_color = "#d6eaf8"
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from dag_factory.airflow.connections import resolve, staging_conn
+        from dag_factory.airflow.connections import resolve
         from dag_factory.engine import runner
 
         p = self.pipeline
         interval = interval_from_context(context, p)
         self.log.info("pipeline %s (%s): extracting %s from %s", p.name, p.load.mode, interval, p.source.conn_id)
-        lake = resolve(p.lake.conn_id) if p.lake else staging_conn()
-        result = runner.extract(p, interval, resolve(p.source.conn_id), lake, progress=self._progress("extract"))
+        result = runner.extract(p, interval, resolve(p.source.conn_id), self._lake(), progress=self._progress("extract"))
         self.log.info("extracted %s rows into %s", f"{result.rows:,}", result.location)
         return {"rows": result.rows, "ds": interval.ds}
 
 
-class LoadOperator(_PipelineOperator):
-    """Lake partition -> warehouse table, with the load mode's replace/merge semantics."""
+class StageOperator(_PipelineOperator):
+    """Write: the run's rows into a staging table beside the target (not yet visible)."""
+
+    ui_color = "#fdebd0"
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from dag_factory.airflow.connections import resolve
+        from dag_factory.engine import wap
+
+        p = self.pipeline
+        interval = interval_from_context(context, p)
+        where = "inside the warehouse" if p.in_warehouse else "from the lake"
+        self.log.info("pipeline %s: staging %s %s for %s", p.name, interval, where, p.target.table)
+        rows = wap.stage(p, interval, self._lake(), resolve(p.target.conn_id), progress=self._progress("stage"))
+        self.log.info("staged %s rows", f"{rows:,}")
+        return {"staged": rows, "ds": interval.ds}
+
+
+class CheckOperator(_PipelineOperator):
+    """Audit: one data-quality check on the staged rows. A failure is final (no retries):
+    the data will not change by trying again, and the target stays untouched."""
+
+    ui_color = "#fcf3cf"
+
+    def __init__(self, *, check_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check_name = check_name
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from dag_factory.airflow.connections import resolve
+        from dag_factory.engine import wap
+        from dag_factory.engine.checks import CheckFailed
+
+        p = self.pipeline
+        interval = interval_from_context(context, p)
+        try:
+            result = wap.check(p, self.check_name, interval, resolve(p.target.conn_id))
+        except CheckFailed as failed:
+            raise AirflowFailException(f"{failed}\nThe target {p.target.table} was not changed.") from None
+        self.log.info(result.message())
+        return {"check": self.check_name, "passed": True, "detail": result.detail}
+
+
+class PublishOperator(_PipelineOperator):
+    """Publish: staged rows -> target in one transaction, by load mode."""
 
     ui_color = "#d5f5e3"
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from dag_factory.airflow.connections import resolve, staging_conn
-        from dag_factory.engine import runner
+        from dag_factory.airflow.connections import resolve
+        from dag_factory.engine import wap
 
         p = self.pipeline
         interval = interval_from_context(context, p)
-        lake = resolve(p.lake.conn_id) if p.lake else staging_conn()
-        self.log.info("pipeline %s: loading %s into %s (%s)", p.name, interval, p.target.table, p.load.mode)
-        result = runner.load(p, interval, lake, resolve(p.target.conn_id))
-        self.log.info("loaded %s: %s rows inserted, %s deleted", p.target.table, f"{result.inserted:,}", f"{result.deleted:,}")
+        result = wap.publish(p, interval, resolve(p.target.conn_id))
+        self.log.info(
+            "published %s (%s): %s rows inserted, %s replaced/deleted",
+            p.target.table,
+            p.load.mode,
+            f"{result.inserted:,}",
+            f"{result.deleted:,}",
+        )
         return {"inserted": result.inserted, "deleted": result.deleted, "ds": interval.ds}
 
 

@@ -25,7 +25,7 @@ def demo_environment(home: Path) -> dict[str, str]:
         "AIRFLOW_HOME": str(home / "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("DAG_FACTORY_DEMO_LOG_LEVEL", "WARNING"),
         "DAG_FACTORY_PIPELINES": str(REPO / "pipelines"),
         "DAG_FACTORY_STAGING": str(home / "staging"),
         "AIRFLOW_CONN_SHOP_DB": json.dumps({"conn_type": "sqlite", "host": str(home / "shop.db")}),
@@ -80,13 +80,22 @@ def demo_command(days: int, home_arg: str, print_env: bool = False) -> int:
         day = FIRST_DAY + timedelta(days=offset)
         changes = shop.simulate_day(home / "shop.db", day)
         print(f"\n== {day}: shop changes {changes}", flush=True)
-        for dag_id in sorted(bag.dags):
+        # scheduled pipelines first, then those that run `after:` them (the scheduler would
+        # trigger those through their assets; dag.test() runs them with no logical date)
+        ordered = sorted(bag.dags, key=lambda d: (bool(bag.dags[d].get_task("load.publish").pipeline.after), d))
+        for dag_id in ordered:
             dag = bag.dags[dag_id]
-            pipeline = dag.get_task("extract").pipeline
+            pipeline = dag.get_task("load.publish").pipeline
             interval = interval_for_date(pipeline.schedule, pipeline.timezone, day)
-            run = dag.test(logical_date=interval.end)
+            # Airflow 3.3.2's dag.test() looks deadline alerts up by id on a DAG that was never
+            # written to the DB ('dict' object has no attribute 'hex'); the scheduler path is fine.
+            dag.deadline = None
+            if pipeline.after:
+                run = dag.test(run_after=interval.end, logical_date=None)
+            else:
+                run = dag.test(logical_date=interval.end)
             state = str(getattr(run, "state", "unknown"))
-            print(f"   {dag_id:<16} {interval}  -> {state}", flush=True)
+            print(f"   {dag_id:<20} {interval}  -> {state}", flush=True)
             if "success" not in state:
                 failed.append((dag_id, day))
     print("\nwarehouse tables (DuckDB):")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from dag_factory.cli.common import find_pipeline, pipelines_dir
+from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import cron_of
 
 
@@ -15,11 +16,27 @@ def show_command(name: str, env: str | None, pipelines: str | None) -> int:
     p = pipeline
     print(f"# {p.name} ({p.path}, environment {p.env})")
     print(json.dumps(p.resolved, indent=2, sort_keys=True, default=str))
-    schedule = f"CronDataIntervalTimetable({cron_of(p.schedule)!r}, timezone={p.timezone!r})" if p.schedule else "None (manual)"
+    if p.after:
+        schedule = f"assets: runs after {' and '.join(p.after)} have loaded"
+    elif p.schedule:
+        schedule = f"CronDataIntervalTimetable({cron_of(p.schedule)!r}, timezone={p.timezone!r})"
+    else:
+        schedule = "None (manual)"
     print(f"\nschedule: {schedule}")
-    lake = f"lake {p.lake.conn_id}:{p.lake.path}" if p.lake else "local staging"
     print("tasks:")
-    print(f"  extract  {p.source.conn_id}.{p.source.table or '(query)'} -> {lake}")
-    print("     |")
-    print(f"  load     -> {p.target.conn_id}.{p.target.table} ({p.load.mode})")
+    for line in task_lines(p):
+        print(f"  {line}")
     return 0
+
+
+def task_lines(p: Pipeline) -> list[str]:
+    """The task graph in order, one line per task (checks run side by side)."""
+    lines = []
+    if not p.in_warehouse:
+        lake = f"lake {p.lake.conn_id}:{p.lake.path}" if p.lake else "local staging"
+        lines.append(f"extract.to_lake   {p.source.conn_id}.{p.source.table or '(query)'} -> {lake}")
+    where = "inside the warehouse" if p.in_warehouse else "from the lake"
+    lines.append(f"load.stage        -> staging table beside {p.target.table} ({where})")
+    lines += [f"checks.{c.name:<11}{c.describe()}" for c in p.checks]
+    lines.append(f"load.publish      -> {p.target.conn_id}.{p.target.table} ({p.load.mode})")
+    return lines

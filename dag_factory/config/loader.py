@@ -122,12 +122,24 @@ def _read_query_file(data: dict[str, Any], marks: dict, path: Path, root: Path, 
     mark = marks.get(("source", "query_file", VALUE), Mark(shown, 1, 1))
     file = (path.parent / name).resolve()
     if root.resolve() not in file.parents:
-        return [Problem(mark.file, mark.line, mark.column, f"query_file {name!r} is outside the pipelines folder", "source.query_file")]
+        return [
+            Problem(
+                mark.file, mark.line, mark.column, f"query_file {name!r} is outside the pipelines folder", "source.query_file"
+            )
+        ]
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         why = "does not exist" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc})"
-        return [Problem(mark.file, mark.line, mark.column, f"query_file {name!r} {why} (looked for {display_path(file)})", "source.query_file")]
+        return [
+            Problem(
+                mark.file,
+                mark.line,
+                mark.column,
+                f"query_file {name!r} {why} (looked for {display_path(file)})",
+                "source.query_file",
+            )
+        ]
     if not text.strip():
         return [Problem(mark.file, mark.line, mark.column, f"query_file {name!r} is empty", "source.query_file")]
     source["query"] = text
@@ -221,7 +233,9 @@ def _cross_file_problems(pipelines: dict[str, Pipeline], marks: dict[str, dict],
             if upstream not in known:
                 close = difflib.get_close_matches(upstream, sorted(known), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else ""
-                problem = _at(marks[name], ("schedule", "after", i, VALUE), f"after: no pipeline named {upstream!r}", "schedule.after")
+                problem = _at(
+                    marks[name], ("schedule", "after", i, VALUE), f"after: no pipeline named {upstream!r}", "schedule.after"
+                )
                 out.setdefault(name, []).append(replace(problem, hint=hint))
         key = (p.target.conn_id, p.target.table.lower())
         if key in targets:
@@ -232,7 +246,9 @@ def _cross_file_problems(pipelines: dict[str, Pipeline], marks: dict[str, dict],
     for cycle in _cycles({n: [u for u in p.after if u in pipelines] for n, p in pipelines.items()}):
         chain = " -> ".join([*cycle, cycle[0]])
         for name in cycle:
-            out.setdefault(name, []).append(_at(marks[name], ("schedule", "after", VALUE), f"after: dependencies form a cycle: {chain}", "schedule.after"))
+            out.setdefault(name, []).append(
+                _at(marks[name], ("schedule", "after", VALUE), f"after: dependencies form a cycle: {chain}", "schedule.after")
+            )
     return out
 
 
@@ -341,4 +357,6 @@ def build_alerts(spec: dict[str, Any]) -> Alerts:
         return tuple(out)
 
     deadline = spec.get("deadline")
-    return Alerts(channels(spec.get("on_failure", [])), channels(spec.get("on_success", [])), parse_duration(deadline) if deadline else None)
+    return Alerts(
+        channels(spec.get("on_failure", [])), channels(spec.get("on_success", [])), parse_duration(deadline) if deadline else None
+    )

@@ -64,6 +64,12 @@ class Interval:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("interval bounds must be timezone-aware")
+        # Airflow hands out pendulum DateTimes, whose arithmetic mixes badly with stdlib
+        # datetimes (naive/aware TypeErrors); keep plain datetimes with a fixed UTC offset.
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if type(value) is not datetime:
+                object.__setattr__(self, name, datetime.fromisoformat(value.isoformat()))
         if not self.start < self.end:
             raise ValueError(f"empty interval: {self.start} .. {self.end}")
 

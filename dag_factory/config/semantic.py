@@ -47,12 +47,20 @@ def semantic_problems(data: dict[str, Any], marks: dict[KeyPath, Mark], file: Pa
     if isinstance(source, dict):
         given = [k for k in ("table", "query", "query_file") if k in source]
         if len(given) != 1:
-            add(("source",), at_value=False, message=f"source needs exactly one of 'table', 'query' or 'query_file' (got {', '.join(given) or 'none'})")
+            add(
+                ("source",),
+                at_value=False,
+                message=f"source needs exactly one of 'table', 'query' or 'query_file' (got {', '.join(given) or 'none'})",
+            )
         if "columns" in source and "table" not in source:
             add(("source", "columns"), "'columns' only applies to 'table'; select the columns in the query")
         target = data.get("target")
         if isinstance(target, dict) and source.get("conn_id") == target.get("conn_id") and data.get("lake"):
-            add(("lake",), at_value=False, message="source and target share a connection, so the query runs inside the warehouse and no lake is written; remove 'lake'")
+            add(
+                ("lake",),
+                at_value=False,
+                message="source and target share a connection, so the query runs inside the warehouse and no lake is written; remove 'lake'",
+            )
 
     load = data.get("load")
     if isinstance(load, dict):

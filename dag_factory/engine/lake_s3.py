@@ -220,18 +220,21 @@ class S3Lake:
         return keys
 
     # -- interface shared with LocalLake --------------------------------------
-    def _recover(self, path: str, ds: str) -> None:
-        """Drop what a run that died before/while publishing left (one writer per partition)."""
-        current = set(self._manifest_keys(self._manifest(path, ds)))
-        stray = [k for k in self._list(self.partition_prefix(path, ds)) if k not in current]
+    def _recover(self, path: str, ds: str) -> list[str]:
+        """Drop what a run that died before/while publishing left (one writer per partition);
+        returns the keys of the currently published files."""
+        current = self._manifest_keys(self._manifest(path, ds))
+        keep = set(current)
+        stray = [k for k in self._list(self.partition_prefix(path, ds)) if k not in keep]
         stray += self._list(self._tmp_prefix(path, ds))
         if stray:
             self._delete(stray)
+        return current
 
     def write_partition(self, path: str, ds: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> PartitionInfo:
         """Write all batches as the partition for `ds`, replacing any previous one atomically."""
         part_prefix = self.partition_prefix(path, ds)
-        self._recover(path, ds)
+        old = self._recover(path, ds)
         run = uuid.uuid4().hex[:12]
         tmp_prefix = f"{self._tmp_prefix(path, ds)}{run}/"
         written: list[tuple[str, int, int]] = []  # (temp key, bytes, rows)
@@ -249,8 +252,9 @@ class S3Lake:
                 final = f"{part_prefix}part-{run}-{i:05d}.parquet"
                 self._copy_into_partition(tmp_key, final)
                 copied.append(final)
-                entries.append({"url": self.url(final), "mandatory": True, "meta": {"content_length": size, "record_count": rows}})
-            old = self._manifest_keys(self._manifest(path, ds))
+                entries.append(
+                    {"url": self.url(final), "mandatory": True, "meta": {"content_length": size, "record_count": rows}}
+                )
             total = sum(r for _, _, r in written)
             manifest = {
                 "entries": entries,
@@ -321,7 +325,9 @@ class S3Lake:
         """The published partition `ds` (EngineError naming it when it was never written)."""
         manifest = self._manifest(path, ds)
         if manifest is None:
-            raise EngineError(f"lake partition {path}/ds={ds} not found in s3://{self.bucket}/{self.prefix}; run extract for {ds} first")
+            raise EngineError(
+                f"lake partition {path}/ds={ds} not found in s3://{self.bucket}/{self.prefix}; run extract for {ds} first"
+            )
         meta = manifest["dag_factory"]
         schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(meta["arrow_schema"])))
         return S3Partition(

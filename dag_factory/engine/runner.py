@@ -22,6 +22,7 @@ from dag_factory.errors import ConnectionConfigError
 
 if TYPE_CHECKING:
     from dag_factory.engine.lake_s3 import S3Lake
+    from dag_factory.engine.warehouses.athena import AthenaWarehouse
 
 Progress = Callable[[int], None]
 DbapiFactory = Callable[[ConnInfo], Any]  # ConnInfo -> an open DB-API connection
@@ -52,7 +53,9 @@ def open_lake(conn: ConnInfo, aws: AwsResolver | None = None) -> LocalLake | S3L
     raise ConnectionConfigError(f"connection {conn}: kind {conn.kind!r} cannot be a lake (supported: fs, aws)")
 
 
-def open_warehouse(conn: ConnInfo, aws: AwsResolver | None = None, dbapi: DbapiFactory | None = None) -> Warehouse:
+def open_warehouse(
+    conn: ConnInfo, aws: AwsResolver | None = None, dbapi: DbapiFactory | None = None
+) -> Warehouse | AthenaWarehouse:
     """A connected warehouse for `conn`; use as a context manager.
 
     `dbapi` (optional) opens the DB-API connection for a Redshift warehouse (the Airflow
@@ -139,3 +142,30 @@ def load(
         reader = pa.RecordBatchReader.from_batches(reader.schema, _counted(reader, progress))
     with open_warehouse(warehouse_conn) as wh:
         return wh.load(pipeline.target.table, pipeline.load, interval, reader)
+
+
+def stage_from_lake(
+    pipeline: Pipeline,
+    interval: Interval,
+    lake_conn: ConnInfo,
+    wh: Warehouse,
+    progress: Progress | None = None,
+    *,
+    aws: AwsResolver | None = None,
+) -> int:
+    """The write step of write-audit-publish from the lake: Redshift COPYs the S3 partition
+    into its staging table (no rows pass through here); other warehouses stream it in."""
+    lake = open_lake(lake_conn, aws)
+    if hasattr(wh, "stage_partition"):
+        from dag_factory.engine.lake_s3 import S3Lake
+
+        if not isinstance(lake, S3Lake):
+            raise ConnectionConfigError(
+                f"pipeline {pipeline.name}: the target stages from an S3 lake; set lake.conn_id to an AWS connection (got {lake_conn})"
+            )
+        part = lake.partition(lake_path(pipeline), interval.ds)
+        return wh.stage_partition(pipeline.target.table, pipeline.load, interval, part)
+    reader = lake.read_partition(lake_path(pipeline), interval.ds)
+    if progress is not None:
+        reader = pa.RecordBatchReader.from_batches(reader.schema, _counted(reader, progress))
+    return wh.stage_reader(pipeline.target.table, pipeline.load, interval, reader)

@@ -35,18 +35,39 @@ def test_incremental_dag_shape(monkeypatch):
     dag = _bag(monkeypatch).dags["shop_orders"]
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     assert dag.timetable.expression == "0 3 * * *" and str(dag.timetable.timezone) == "UTC"
-    assert {t.task_id for t in dag.tasks} == {"extract", "load"}
-    assert dag.get_task("load").upstream_task_ids == {"extract"}
+    checks = {
+        f"checks.{name}"
+        for name in ("row_count", "not_null", "unique", "accepted_values_status", "freshness_updated_at", "sql_1")
+    }
+    assert {t.task_id for t in dag.tasks} == {"extract.to_lake", "load.stage", "load.publish"} | checks
+    assert dag.get_task("load.stage").upstream_task_ids == {"extract.to_lake"}
+    for check in checks:  # write, audit, publish: every check sits between stage and publish
+        assert dag.get_task(check).upstream_task_ids == {"load.stage"} and dag.get_task(check).retries == 0
+    assert dag.get_task("load.publish").upstream_task_ids == checks
+    assert [o.name for o in dag.get_task("load.publish").outlets] == ["shop_orders"]
+    assert {g for g in dag.task_group.children} == {"extract", "load", "checks"}
     assert {"incremental", "source:shop_db", "target:warehouse", "sales"} <= set(dag.tags)
     assert dag.owner == "data-eng"
-    load = dag.get_task("load")
-    assert load.retries == 2 and load.retry_delay.total_seconds() == 300 and load.execution_timeout.total_seconds() == 3600
+    load = dag.get_task("load.publish")
+    assert load.retries == 0  # environments.local in pipelines/_defaults.yaml; prod keeps 2
+    assert load.retry_delay.total_seconds() == 300 and load.execution_timeout.total_seconds() == 3600
+    assert dag.deadline is not None  # alerts.deadline: 2h
+    assert load.on_failure_callback and "PipelineNotifier" in type(load.on_failure_callback[0]).__name__
     assert dag.max_active_runs == 1 and dag.catchup is False
     doc = dag.doc_md
     assert "Orders from the shop DB" in doc
     assert "pipelines/shop_orders.yaml" in doc
     assert "[start, end)" in doc and "updated_at" in doc
     assert "At 03:00 AM" in doc
+    assert "unique: id" in doc and "slack" in doc  # checks and alerts are in the docs
+
+
+def test_after_schedule_is_an_asset_condition_and_transform_has_no_extract(monkeypatch):
+    dag = _bag(monkeypatch).dags["daily_sales_report"]
+    assert type(dag.timetable).__name__ == "AssetTriggeredTimetable"
+    assert "shop_orders" in repr(dag.timetable.asset_condition) and "shop_customers" in repr(dag.timetable.asset_condition)
+    assert not any(t.task_id.startswith("extract") for t in dag.tasks)
+    assert "transform" in dag.tags
 
 
 def test_preset_schedule_becomes_a_data_interval_timetable(monkeypatch):
@@ -123,7 +144,7 @@ def test_worker_builds_only_the_dag_it_runs(monkeypatch):
     built = []
     real = gen.build_dag
     monkeypatch.setattr(gen, "build_dag", lambda p: built.append(p.name) or real(p))
-    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "shop_customers")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "shop_customers")  # set by Airflow on a worker
     ns: dict = {}
     generate_dags(ns, str(REPO / "pipelines"))
     assert built == ["shop_customers"]

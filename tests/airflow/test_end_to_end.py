@@ -32,7 +32,7 @@ def demo_home(tmp_path_factory) -> Path:
         timeout=600,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert out.stdout.count("-> DagRunState.SUCCESS") + out.stdout.count("-> success") == 3 * DAYS, out.stdout
+    assert out.stdout.count("-> DagRunState.SUCCESS") + out.stdout.count("-> success") == 4 * DAYS, out.stdout
     return home
 
 
@@ -91,3 +91,20 @@ def test_incremental_merge_holds_the_latest_version_of_each_order(demo_home):
         )
     notes = {r[3] for r in target}
     assert None in notes and "" in notes  # NULL and '' stay distinct
+
+
+def test_transform_after_both_loads_gives_the_expected_aggregate(demo_home):
+    """marts.daily_sales (in-warehouse transform, `after:` the two loads) recomputed here in Python."""
+    orders = _warehouse(demo_home, "select id, customer_id, status, amount, order_date from analytics.orders")
+    last = _warehouse(demo_home, "select max(snapshot_date) from analytics.customers_snapshot")[0][0]
+    city = dict(_warehouse(demo_home, f"select id, city from analytics.customers_snapshot where snapshot_date = '{last}'"))
+    expected: dict[tuple, list] = {}
+    for _id, customer, status, amount, order_date in orders:
+        if status == "paid" and customer in city:
+            bucket = expected.setdefault((order_date, city[customer]), [0, Decimal("0")])
+            bucket[0] += 1
+            bucket[1] += amount
+    got = {
+        (d, c): [n, r] for d, c, n, r in _warehouse(demo_home, "select order_date, city, orders, revenue from marts.daily_sales")
+    }
+    assert got == expected and got

@@ -22,14 +22,14 @@ def test_example_pipelines_lint_clean(capsys, monkeypatch):
     rc = lint_command(["pipelines"])
     out, err = capsys.readouterr()
     assert rc == 0, out
-    assert out.strip() == "3 pipeline files checked: 3 valid, 0 invalid, 0 problems"
+    assert out.strip() == "4 pipeline files checked: 4 valid, 0 invalid, 0 problems"
     assert err == ""
 
 
 def test_default_path_is_pipelines_folder(capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     assert main(["lint"]) == 0
-    assert "3 pipeline files checked: 3 valid" in capsys.readouterr().out
+    assert "4 pipeline files checked: 4 valid" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("env", ["local", "prod", "staging"])
@@ -41,7 +41,7 @@ def test_example_pipelines_lint_clean_in_every_environment(env, capsys, monkeypa
 def test_example_pipelines_lint_clean_as_single_files(capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     files = sorted(str(p.relative_to(REPO)) for p in (REPO / "pipelines").glob("[!_]*.yaml"))
-    assert len(files) == 3
+    assert len(files) == 4
     assert lint_command(files) == 0, capsys.readouterr().out
 
 
@@ -50,7 +50,7 @@ def test_example_pipelines_lint_clean_via_subprocess():
         [sys.executable, "-m", "dag_factory.cli", "lint", "pipelines"], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "3 valid, 0 invalid" in proc.stdout
+    assert "4 valid, 0 invalid" in proc.stdout
 
 
 def test_github_format(capsys, monkeypatch):
@@ -81,7 +81,7 @@ def test_github_format_clean_run_prints_nothing_on_stdout(capsys, monkeypatch):
     assert main(["lint", "--format", "github", "pipelines"]) == 0
     out, err = capsys.readouterr()
     assert out == ""
-    assert "3 valid" in err
+    assert "4 valid" in err
 
 
 def test_missing_path_exits_2(capsys, monkeypatch):

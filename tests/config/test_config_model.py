@@ -37,7 +37,7 @@ def test_shop_orders_typed_values(in_repo):
     assert isinstance(p.load.primary_key, tuple)
     assert p.lake == Lake(conn_id="lake", path="raw/shop/orders")
     assert p.target == Target(conn_id="warehouse", table="analytics.orders")
-    assert p.retries == 2 and type(p.retries) is int
+    assert p.retries == 0 and type(p.retries) is int  # environments.local in _defaults.yaml (base: 2)
     assert p.retry_delay == timedelta(minutes=5) and isinstance(p.retry_delay, timedelta)
     assert p.timeout == timedelta(hours=1) and isinstance(p.timeout, timedelta)
     assert p.path == "pipelines/shop_orders.yaml"
@@ -49,7 +49,7 @@ def test_shop_orders_typed_values(in_repo):
 def test_example_set_types(in_repo):
     result = load_pipelines(Path("pipelines"))
     assert not result.errors, result.problems
-    assert sorted(result.pipelines) == ["shop_customers", "shop_orders", "shop_products"]
+    assert sorted(result.pipelines) == ["daily_sales_report", "shop_customers", "shop_orders", "shop_products"]
     customers = result.pipelines["shop_customers"]
     assert customers.load == Load(mode="snapshot")
     assert customers.source.columns == ("id", "name", "email", "city", "signup_date", "updated_at")
@@ -60,7 +60,7 @@ def test_example_set_types(in_repo):
     assert products.source.query == "select id, name, category, price, active from products"
     assert products.load == Load(mode="full_refresh", cursor=None, primary_key=())
     assert products.lake is None
-    assert products.retries == 1
+    assert products.retries == 0  # environments.local beats the pipeline base value 1
 
 
 def test_pipelines_are_frozen_and_hashable(in_repo):

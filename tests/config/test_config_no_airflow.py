@@ -53,7 +53,7 @@ def _run(body: str) -> subprocess.CompletedProcess:
             from dag_factory.config.schedules import interval_for_date
             from datetime import date
             result = load_pipelines(Path("pipelines"))
-            assert len(result.pipelines) == 3 and not result.errors, result.problems
+            assert len(result.pipelines) == 4 and not result.errors, result.problems
             p = result.pipelines["shop_orders"]
             interval_for_date(p.schedule, p.timezone, date(2024, 3, 5))
             """,

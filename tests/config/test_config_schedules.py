@@ -131,3 +131,14 @@ def test_timezone_problem():
     assert "unknown timezone 'Asia/Seol'" in timezone_problem("Asia/Seol")
     assert timezone_problem("../../etc/passwd") is not None
     assert timezone_problem("") is not None
+
+
+def test_interval_from_pendulum_bounds_does_arithmetic_with_stdlib_datetimes():
+    """Airflow's context holds pendulum DateTimes; mixing them with stdlib datetimes
+    raised "can't compare offset-naive and offset-aware" in the freshness check."""
+    import pendulum
+
+    iv = Interval(pendulum.datetime(2024, 3, 1, 3), pendulum.datetime(2024, 3, 2, 3, 0, 0, 123456), "UTC")
+    moment = datetime(2024, 3, 1, 20, tzinfo=UTC)
+    assert iv.end_utc - timedelta(days=1) <= moment
+    assert iv.end_utc.microsecond == 123456 and iv.ds == "2024-03-01"

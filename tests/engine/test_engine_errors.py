@@ -152,7 +152,10 @@ def test_jinja_in_queries_binds_values_and_refuses_python_internals():
     from dag_factory.engine.templating import render_sql
 
     sql, params = render_sql(
-        "select * from t where d = {{ ds }}{% if ds > '2024' %} and x like '10%'{% endif %}", {"ds": "2024-03-01"}, "%s", lambda s: s.replace("%", "%%")
+        "select * from t where d = {{ ds }}{% if ds > '2024' %} and x like '10%'{% endif %}",
+        {"ds": "2024-03-01"},
+        "%s",
+        lambda s: s.replace("%", "%%"),
     )
     assert sql == "select * from t where d = %s and x like '10%%'"
     assert params == ["2024-03-01"]

@@ -1,0 +1,268 @@
+"""Athena "warehouse": the S3 lake partition IS the table; loading registers it in the Glue catalog.
+
+Connection (Airflow conn_type `aws`, engine kind `aws`, used as target.conn_id): credentials
+from the boto3 session the caller hands in (dag_factory.engine.aws); extra:
+
+    {"region_name": "eu-west-1",     # optional, as for every AWS connection
+     "endpoint_url": "http://...",   # optional (moto)
+     "catalog_id": "123456789012",   # optional: another account's Glue catalog
+     "database": "analytics"}        # Glue database when target.table has no "schema." part
+
+`target.table` = `<glue database>.<table>`. No rows move at load time and no Athena query
+runs: the catalog is written with Glue API calls (CreateDatabase, GetTable/CreateTable/
+UpdateTable, GetPartition/CreatePartition/UpdatePartition), which is exactly what
+`CREATE EXTERNAL TABLE` / `ALTER TABLE ADD PARTITION ... LOCATION` in Athena do, without
+SQL text to quote and without an Athena result bucket. Athena then reads the Parquet
+files under each registered location.
+
+Load types on Athena (compare docs/load-types.md):
+
+- **snapshot**: table partitioned by `snapshot_date date`; partition `snapshot_date=<ds>`
+  LOCATION = the lake partition `.../ds=<ds>/`. Re-running a day rewrites that lake
+  partition (extract) and re-registers the same location: that day's snapshot is replaced,
+  history stays. Same as the definition.
+- **incremental** (no primary key): table partitioned by `ds string`; partition `ds=<ds>` =
+  the interval's rows. Re-running the interval replaces exactly its rows. Same as the
+  definition, with one extra visible column `ds`. Needs intervals of at least a day (a
+  sub-daily schedule puts several intervals into one ds partition: refused).
+- **incremental with primary_key**: a merge across partitions needs row-level updates,
+  i.e. an Iceberg table (MERGE INTO). Not supported: EngineError, nothing registered.
+- **full_refresh**: unpartitioned table whose LOCATION is switched (UpdateTable, one
+  catalog write) to the new run's lake partition `.../ds=<ds>/`: a query sees the old or
+  the new data. Older partitions stay in the lake as history (expire them with a lifecycle
+  rule).
+
+Schema: incremental and snapshot fail with the differing columns named when the extract's
+columns differ from the registered table (as every warehouse). Unlike a SQL warehouse the
+new files are already in the lake partition when load runs, so a re-run of an existing
+partition with changed columns is visible to Athena through the old table schema until the
+table is fixed. full_refresh takes the new schema with the new location.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from dag_factory.config.model import Load
+from dag_factory.config.schedules import Interval
+from dag_factory.engine.aws import AwsContext
+from dag_factory.engine.connections import ConnInfo
+from dag_factory.engine.identifiers import split_table, validate_identifier
+from dag_factory.engine.lake_s3 import S3Partition, _client_error_code
+from dag_factory.engine.warehouses.base import SNAPSHOT_COLUMN, LoadResult
+from dag_factory.errors import ConnectionConfigError, EngineError
+
+INCREMENTAL_PARTITION = "ds"
+PARQUET_SD = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "Parameters": {"serialization.format": "1"},
+    },
+}
+_SIMPLE = {
+    pa.int8(): "tinyint",
+    pa.int16(): "smallint",
+    pa.int32(): "int",
+    pa.int64(): "bigint",
+    pa.float32(): "float",
+    pa.float64(): "double",
+    pa.bool_(): "boolean",
+    pa.string(): "string",
+    pa.large_string(): "string",
+    pa.binary(): "binary",
+    pa.large_binary(): "binary",
+    pa.date32(): "date",
+}
+
+
+def athena_type(t: pa.DataType, column: str) -> str:
+    if t in _SIMPLE:
+        return _SIMPLE[t]
+    if pa.types.is_timestamp(t):
+        return "timestamp"  # Parquet INT64 timestamps; tz-aware ones are stored as UTC instants
+    if pa.types.is_decimal(t) and t.precision <= 38:
+        return f"decimal({t.precision},{t.scale})"
+    raise EngineError(
+        f"column {column!r}: Arrow type {t} has no Athena/Glue mapping (unsigned integers, time of day and "
+        "untyped NULL columns cannot be read by Athena from Parquet; cast them in the source query)"
+    )
+
+
+class AthenaWarehouse:
+    """Registers lake partitions as Glue tables/partitions that Athena queries."""
+
+    def __init__(self, conn: ConnInfo, aws: AwsContext) -> None:
+        self.conn = conn
+        self.aws = aws
+        self.glue = aws.client("glue")
+        self.catalog: dict[str, str] = {"CatalogId": str(conn.extra["catalog_id"])} if conn.extra.get("catalog_id") else {}
+        self.default_database = conn.extra.get("database")
+
+    def __enter__(self) -> AthenaWarehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.glue.close()
+
+    def load(self, target_table: str, load: Load, interval: Interval, reader: pa.RecordBatchReader) -> LoadResult:
+        raise EngineError("an Athena target is the S3 lake itself; give the pipeline a lake on an AWS connection")
+
+    # -- Glue helpers -----------------------------------------------------------
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.glue, op)(**self.catalog, **kwargs)
+        except Exception as e:
+            raise EngineError(f"Glue {op} for connection {self.conn}: {e}") from e
+
+    def _get(self, op: str, **kwargs: Any) -> Any | None:
+        try:
+            return getattr(self.glue, op)(**self.catalog, **kwargs)
+        except Exception as e:
+            if _client_error_code(e) == "EntityNotFoundException":
+                return None
+            raise EngineError(f"Glue {op} for connection {self.conn}: {e}") from e
+
+    def _ensure_database(self, database: str) -> None:
+        try:
+            self.glue.create_database(**self.catalog, DatabaseInput={"Name": database, "Description": "created by dag_factory"})
+        except Exception as e:
+            if _client_error_code(e) != "AlreadyExistsException":
+                raise EngineError(f"Glue create_database {database!r} for connection {self.conn}: {e}") from e
+
+    def _names(self, target_table: str) -> tuple[str, str]:
+        schema, table = split_table(target_table)
+        database = schema or self.default_database
+        if not database:
+            raise ConnectionConfigError(
+                f"Athena target {target_table!r}: name the Glue database as 'database.table' or set extra.database on {self.conn}"
+            )
+        return validate_identifier(database).lower(), table.lower()
+
+    # -- load -----------------------------------------------------------------
+    def load_partition(self, target_table: str, load: Load, interval: Interval, part: S3Partition) -> LoadResult:
+        database, table = self._names(target_table)
+        columns = [{"Name": validate_identifier(f.name).lower(), "Type": athena_type(f.type, f.name)} for f in part.schema]
+        lowered = [c["Name"] for c in columns]
+        if len(set(lowered)) != len(lowered):
+            raise EngineError(f"columns {part.schema.names} collide in Athena, which lowercases names")
+        if load.mode == "incremental":
+            if load.primary_key:
+                raise EngineError(
+                    f"Athena target {database}.{table}: incremental with primary_key (merge by key) needs an Iceberg "
+                    "table, which dag_factory does not manage yet. Drop primary_key (each interval is its own ds "
+                    "partition, replaced on re-run) or use snapshot / full_refresh."
+                )
+            if interval.end - interval.start < timedelta(hours=23):
+                raise EngineError(
+                    f"Athena target {database}.{table}: incremental needs intervals of at least a day; interval {interval} "
+                    f"shares the lake partition ds={interval.ds} with other intervals of the same day"
+                )
+            keys = [{"Name": INCREMENTAL_PARTITION, "Type": "string"}]
+            value = interval.ds
+        elif load.mode == "snapshot":
+            keys = [{"Name": SNAPSHOT_COLUMN, "Type": "date"}]
+            value = interval.ds
+        elif load.mode == "full_refresh":
+            keys, value = [], ""
+        else:
+            raise EngineError(f"unknown load mode {load.mode!r}")
+        if {k["Name"] for k in keys} & set(lowered):
+            raise EngineError(f"Athena target {database}.{table}: the source already has a column named {keys[0]['Name']!r}")
+
+        self._ensure_database(database)
+        existing = self._get("get_table", DatabaseName=database, Name=table)
+        existing = existing["Table"] if existing else None
+        params = {
+            "EXTERNAL": "TRUE",
+            "classification": "parquet",
+            "dag_factory.mode": load.mode,
+            "dag_factory.lake": part.table_location,
+        }
+        run_params = {"dag_factory.rows": str(part.rows), "dag_factory.run": part.run, "dag_factory.ds": part.ds}
+
+        if load.mode == "full_refresh":
+            table_input = {
+                "Name": table,
+                "TableType": "EXTERNAL_TABLE",
+                "Parameters": {**params, **run_params},
+                "PartitionKeys": [],
+                "StorageDescriptor": {"Columns": columns, "Location": part.location, **PARQUET_SD},
+            }
+            if existing is None:
+                self._call("create_table", DatabaseName=database, TableInput=table_input)
+                return LoadResult(inserted=part.rows, deleted=0)
+            self._check_owner(database, table, existing, load.mode, part, keys)
+            deleted = int(existing.get("Parameters", {}).get("dag_factory.rows", 0))
+            self._call("update_table", DatabaseName=database, TableInput=table_input)
+            return LoadResult(inserted=part.rows, deleted=deleted)
+
+        if existing is None:
+            self._call(
+                "create_table",
+                DatabaseName=database,
+                TableInput={
+                    "Name": table,
+                    "TableType": "EXTERNAL_TABLE",
+                    "Parameters": params,
+                    "PartitionKeys": keys,
+                    "StorageDescriptor": {"Columns": columns, "Location": part.table_location, **PARQUET_SD},
+                },
+            )
+        else:
+            self._check_owner(database, table, existing, load.mode, part, keys)
+            self._check_columns(database, table, existing["StorageDescriptor"].get("Columns", []), columns)
+        partition_input = {
+            "Values": [value],
+            "Parameters": run_params,
+            "StorageDescriptor": {"Columns": columns, "Location": part.location, **PARQUET_SD},
+        }
+        old = self._get("get_partition", DatabaseName=database, TableName=table, PartitionValues=[value])
+        if old is None:
+            self._call("create_partition", DatabaseName=database, TableName=table, PartitionInput=partition_input)
+            return LoadResult(inserted=part.rows, deleted=0)
+        deleted = int(old["Partition"].get("Parameters", {}).get("dag_factory.rows", 0))
+        self._call(
+            "update_partition",
+            DatabaseName=database,
+            TableName=table,
+            PartitionValueList=[value],
+            PartitionInput=partition_input,
+        )
+        return LoadResult(inserted=part.rows, deleted=deleted)
+
+    def _check_owner(self, database: str, table: str, existing: dict, mode: str, part: S3Partition, keys: list[dict]) -> None:
+        params = existing.get("Parameters", {})
+        lake = params.get("dag_factory.lake")
+        if lake != part.table_location:
+            raise EngineError(
+                f"Athena table {database}.{table} exists over {lake or existing['StorageDescriptor'].get('Location')!r}, "
+                f"not over this pipeline's lake {part.table_location!r}; refusing to re-point it (drop it or pick another name)"
+            )
+        have_keys = [(k["Name"], k["Type"]) for k in existing.get("PartitionKeys", [])]
+        want_keys = [(k["Name"], k["Type"]) for k in keys]
+        if params.get("dag_factory.mode") != mode or have_keys != want_keys:
+            raise EngineError(
+                f"Athena table {database}.{table} was registered for load mode {params.get('dag_factory.mode')!r} "
+                f"(partition keys {have_keys}), not {mode!r} (partition keys {want_keys}); drop it to change the mode"
+            )
+
+    def _check_columns(self, database: str, table: str, existing: list[dict], expected: list[dict]) -> None:
+        have = {c["Name"]: c["Type"] for c in existing}
+        want = {c["Name"]: c["Type"] for c in expected}
+        problems = [f"{n} (missing in table, extracted as {t})" for n, t in want.items() if n not in have]
+        problems += [f"{n} (table {have[n]}, extracted {t})" for n, t in want.items() if n in have and have[n] != t]
+        problems += [f"{n} (only in table, {t})" for n, t in have.items() if n not in want]
+        if problems:
+            raise EngineError(
+                f"Athena table {database}.{table} does not match the extracted columns: "
+                + "; ".join(problems)
+                + ". Update or drop the table (or use full_refresh); no partition was registered."
+            )
