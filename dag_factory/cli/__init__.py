@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=3)
     demo.add_argument("--home", default=".demo", help="folder for the demo's databases, lake and Airflow home")
     demo.add_argument("--print-env", action="store_true", help="print the demo's environment as shell exports and exit")
+    demo.add_argument(
+        "--ui",
+        action="store_true",
+        help="run the demo in a real Airflow (airflow standalone) with the web UI, until Ctrl-C",
+    )
+    demo.add_argument("--port", type=int, default=8080, help="with --ui: the UI/API port (default 8080)")
     return parser
 
 
@@ -48,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         from dag_factory.cli.run import run_command
 
         return run_command(args.name, args.date, args.env, args.pipelines)
+    if args.command == "demo" and args.ui and not args.print_env:
+        from dag_factory.cli.ui import ui_command
+
+        return ui_command(args.days, args.home, args.port)
     if args.command == "demo":
         from dag_factory.cli.demo import demo_command
 

@@ -4,11 +4,10 @@ a failing check leaves the target as it was, and transforms run inside the wareh
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from dag_factory.config.loader import build_checks
