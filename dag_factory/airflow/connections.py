@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dag_factory.engine.aws import AwsContext
 from dag_factory.engine.connections import KINDS, ConnInfo
 from dag_factory.errors import ConnectionConfigError
 
@@ -48,3 +49,23 @@ def staging_conn() -> ConnInfo:
         Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "dag_factory_staging"
     )
     return ConnInfo(conn_id="_staging", kind="fs", host=root)
+
+
+def aws_context(conn: ConnInfo) -> AwsContext:
+    """The engine's AWS access for an `aws` connection: the amazon provider's own session
+    (role assumption, profiles, web identity behave as for any AWS operator)."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    hook = AwsBaseHook(aws_conn_id=conn.conn_id, client_type="s3")
+    return AwsContext(
+        session=hook.get_session(region_name=hook.region_name),
+        endpoint_url=hook.conn_config.endpoint_url,
+        region_name=hook.region_name,
+    )
+
+
+def redshift_dbapi(conn: ConnInfo):
+    """A DB-API connection to Redshift through the provider's hook (IAM auth included)."""
+    from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
+
+    return RedshiftSQLHook(redshift_conn_id=conn.conn_id).get_conn()

@@ -53,13 +53,15 @@ class ExtractOperator(_PipelineOperator):
     ui_color = "#d6eaf8"
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from dag_factory.airflow.connections import resolve
+        from dag_factory.airflow.connections import aws_context, resolve
         from dag_factory.engine import runner
 
         p = self.pipeline
         interval = interval_from_context(context, p)
         self.log.info("pipeline %s (%s): extracting %s from %s", p.name, p.load.mode, interval, p.source.conn_id)
-        result = runner.extract(p, interval, resolve(p.source.conn_id), self._lake(), progress=self._progress("extract"))
+        result = runner.extract(
+            p, interval, resolve(p.source.conn_id), self._lake(), progress=self._progress("extract"), aws=aws_context
+        )
         self.log.info("extracted %s rows into %s", f"{result.rows:,}", result.location)
         return {"rows": result.rows, "ds": interval.ds}
 
@@ -70,14 +72,22 @@ class StageOperator(_PipelineOperator):
     ui_color = "#fdebd0"
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from dag_factory.airflow.connections import resolve
+        from dag_factory.airflow.connections import aws_context, redshift_dbapi, resolve
         from dag_factory.engine import wap
 
         p = self.pipeline
         interval = interval_from_context(context, p)
         where = "inside the warehouse" if p.in_warehouse else "from the lake"
         self.log.info("pipeline %s: staging %s %s for %s", p.name, interval, where, p.target.table)
-        rows = wap.stage(p, interval, self._lake(), resolve(p.target.conn_id), progress=self._progress("stage"))
+        rows = wap.stage(
+            p,
+            interval,
+            self._lake(),
+            resolve(p.target.conn_id),
+            progress=self._progress("stage"),
+            aws=aws_context,
+            dbapi=redshift_dbapi,
+        )
         self.log.info("staged %s rows", f"{rows:,}")
         return {"staged": rows, "ds": interval.ds}
 
@@ -95,14 +105,14 @@ class CheckOperator(_PipelineOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from dag_factory.airflow.connections import resolve
+        from dag_factory.airflow.connections import aws_context, redshift_dbapi, resolve
         from dag_factory.engine import wap
         from dag_factory.engine.checks import CheckFailed
 
         p = self.pipeline
         interval = interval_from_context(context, p)
         try:
-            result = wap.check(p, self.check_name, interval, resolve(p.target.conn_id))
+            result = wap.check(p, self.check_name, interval, resolve(p.target.conn_id), aws=aws_context, dbapi=redshift_dbapi)
         except CheckFailed as failed:
             raise AirflowFailException(f"{failed}\nThe target {p.target.table} was not changed.") from None
         self.log.info(result.message())
@@ -115,12 +125,12 @@ class PublishOperator(_PipelineOperator):
     ui_color = "#d5f5e3"
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from dag_factory.airflow.connections import resolve
+        from dag_factory.airflow.connections import aws_context, redshift_dbapi, resolve
         from dag_factory.engine import wap
 
         p = self.pipeline
         interval = interval_from_context(context, p)
-        result = wap.publish(p, interval, resolve(p.target.conn_id))
+        result = wap.publish(p, interval, resolve(p.target.conn_id), self._lake(), aws=aws_context, dbapi=redshift_dbapi)
         self.log.info(
             "published %s (%s): %s rows inserted, %s replaced/deleted",
             p.target.table,

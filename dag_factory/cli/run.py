@@ -44,21 +44,32 @@ def run_command(name: str, day: str, env: str | None, pipelines: str | None) -> 
     pipeline = find_pipeline(name, pipelines_dir(pipelines), env)
     if pipeline is None:
         return 1
-    from dag_factory.airflow.connections import resolve, staging_conn
-    from dag_factory.engine import runner
+    from dag_factory.airflow.connections import aws_context, redshift_dbapi, resolve, staging_conn
+    from dag_factory.engine import wap
+    from dag_factory.engine.checks import CheckFailed
 
     interval = interval_for_date(pipeline.schedule, pipeline.timezone, run_date)
     print(f"{pipeline.name}: {pipeline.load.mode} load of interval {interval} (partition ds={interval.ds})")
     try:
-        lake = resolve(pipeline.lake.conn_id) if pipeline.lake else staging_conn()
+        source = None if pipeline.in_warehouse else resolve(pipeline.source.conn_id)
+        lake = None if pipeline.in_warehouse else (resolve(pipeline.lake.conn_id) if pipeline.lake else staging_conn())
         started = time.monotonic()
         progress = _Progress("extract")
-        extracted = runner.extract(pipeline, interval, resolve(pipeline.source.conn_id), lake, progress=progress)
+        result = wap.run_interval(
+            pipeline, interval, source, lake, resolve(pipeline.target.conn_id), progress, aws=aws_context, dbapi=redshift_dbapi
+        )
         progress.done()
-        print(f"  extract: {extracted.rows:,} rows -> {extracted.location}")
-        loaded = runner.load(pipeline, interval, lake, resolve(pipeline.target.conn_id))
-        print(f"  load: {pipeline.target.table}: {loaded.inserted:,} rows inserted, {loaded.deleted:,} replaced/deleted")
+        if result.extracted is not None:
+            print(f"  extract: {result.extracted:,} rows -> lake partition ds={interval.ds}")
+        print(f"  stage: {result.staged:,} rows")
+        for check in result.checks:
+            print(f"  {check.message()}")
+        assert result.loaded is not None
+        print(f"  publish: {pipeline.target.table}: {result.loaded.inserted:,} rows inserted, {result.loaded.deleted:,} replaced/deleted")
         print(f"done in {time.monotonic() - started:.1f}s")
+    except CheckFailed as failed:
+        print(f"dag-factory run: {pipeline.name}: {failed}\nnothing was published; {pipeline.target.table} is unchanged", file=sys.stderr)
+        return 1
     except DagFactoryError as exc:
         print(f"dag-factory run: {pipeline.name}: {exc}", file=sys.stderr)
         return 1

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import Interval
 from dag_factory.engine import runner
+from dag_factory.engine.aws import AwsResolver
 from dag_factory.engine.checks import CheckFailed, CheckResult, run_check
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import quote_ident
@@ -39,32 +38,49 @@ def _transform_select(pipeline: Pipeline, wh: Warehouse, interval: Interval) -> 
     return sql, params
 
 
+def _stages(wh: object) -> bool:
+    """Athena has no staging table: the lake partition is the table, registered at publish."""
+    return isinstance(wh, Warehouse)
+
+
 def stage(
     pipeline: Pipeline,
     interval: Interval,
     lake_conn: ConnInfo | None,
     warehouse_conn: ConnInfo,
     progress: runner.Progress | None = None,
+    *,
+    aws: AwsResolver | None = None,
+    dbapi: runner.DbapiFactory | None = None,
 ) -> int:
     """Write the run's rows to its staging table; returns how many."""
-    with runner.open_warehouse(warehouse_conn) as wh:
+    with runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
+        if not _stages(wh):
+            return 0
         if pipeline.in_warehouse:
             sql, params = _transform_select(pipeline, wh, interval)
             return wh.stage_query(pipeline.target.table, interval, sql, params)
         if lake_conn is None:
             raise EngineError(f"pipeline {pipeline.name}: staging from the lake needs a lake connection")
-        reader = runner.open_lake(lake_conn).read_partition(runner.lake_path(pipeline), interval.ds)
-        if progress is not None:
-            reader = pa.RecordBatchReader.from_batches(reader.schema, runner._counted(reader, progress))
-        return wh.stage_reader(pipeline.target.table, pipeline.load, interval, reader)
+        return runner.stage_from_lake(pipeline, interval, lake_conn, wh, progress, aws=aws)
 
 
-def check(pipeline: Pipeline, check_name: str, interval: Interval, warehouse_conn: ConnInfo) -> CheckResult:
+def check(
+    pipeline: Pipeline,
+    check_name: str,
+    interval: Interval,
+    warehouse_conn: ConnInfo,
+    *,
+    aws: AwsResolver | None = None,
+    dbapi: runner.DbapiFactory | None = None,
+) -> CheckResult:
     """Run one named check on the staged rows; raises CheckFailed when it fails."""
     by_name = {c.name: c for c in pipeline.checks}
     if check_name not in by_name:
         raise EngineError(f"pipeline {pipeline.name} has no check {check_name!r} (has: {', '.join(by_name) or 'none'})")
-    with runner.open_warehouse(warehouse_conn) as wh:
+    with runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
+        if not _stages(wh):
+            raise EngineError(f"pipeline {pipeline.name}: checks need a staging table, which Athena targets do not have")
         schema, name, stage_sql = wh.staging_table(pipeline.target.table, interval)
         if wh.columns(schema, name) is None:
             raise EngineError(f"nothing staged for {pipeline.target.table} and {interval.ds}: run the stage step first")
@@ -74,9 +90,21 @@ def check(pipeline: Pipeline, check_name: str, interval: Interval, warehouse_con
     return result
 
 
-def publish(pipeline: Pipeline, interval: Interval, warehouse_conn: ConnInfo) -> LoadResult:
-    with runner.open_warehouse(warehouse_conn) as wh:
-        return wh.publish(pipeline.target.table, pipeline.load, interval)
+def publish(
+    pipeline: Pipeline,
+    interval: Interval,
+    warehouse_conn: ConnInfo,
+    lake_conn: ConnInfo | None = None,
+    *,
+    aws: AwsResolver | None = None,
+    dbapi: runner.DbapiFactory | None = None,
+) -> LoadResult:
+    with runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
+        if _stages(wh):
+            return wh.publish(pipeline.target.table, pipeline.load, interval)
+    if lake_conn is None:
+        raise EngineError(f"pipeline {pipeline.name}: an Athena target is published from the lake; it needs a lake connection")
+    return runner.load(pipeline, interval, lake_conn, warehouse_conn, aws=aws, dbapi=dbapi)
 
 
 @dataclass
@@ -94,15 +122,18 @@ def run_interval(
     lake_conn: ConnInfo | None,
     warehouse_conn: ConnInfo,
     progress: runner.Progress | None = None,
+    *,
+    aws: AwsResolver | None = None,
+    dbapi: runner.DbapiFactory | None = None,
 ) -> RunResult:
     """All steps of one interval in order (what a DAG run does), for `dag-factory run` and tests.
     A failing check raises CheckFailed before anything is published."""
     extracted = None
     if not pipeline.in_warehouse:
         assert source_conn is not None and lake_conn is not None
-        extracted = runner.extract(pipeline, interval, source_conn, lake_conn, progress).rows
-    result = RunResult(extracted, stage(pipeline, interval, lake_conn, warehouse_conn))
+        extracted = runner.extract(pipeline, interval, source_conn, lake_conn, progress, aws=aws).rows
+    result = RunResult(extracted, stage(pipeline, interval, lake_conn, warehouse_conn, aws=aws, dbapi=dbapi))
     for c in pipeline.checks:
-        result.checks.append(check(pipeline, c.name, interval, warehouse_conn))
-    result.loaded = publish(pipeline, interval, warehouse_conn)
+        result.checks.append(check(pipeline, c.name, interval, warehouse_conn, aws=aws, dbapi=dbapi))
+    result.loaded = publish(pipeline, interval, warehouse_conn, lake_conn, aws=aws, dbapi=dbapi)
     return result
