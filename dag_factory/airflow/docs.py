@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import cron_of
@@ -14,17 +15,22 @@ MODE_LINES = {
 }
 
 
+@lru_cache(maxsize=256)
+def _cron_words(expr: str) -> str:
+    try:
+        from cron_descriptor import get_description
+
+        return get_description(expr)
+    except Exception:  # a description is a nicety; the cron itself is validated by lint
+        return expr
+
+
 def schedule_in_words(schedule: str | None, tz: str, after: tuple[str, ...] = ()) -> str:
     if after:
         return f"after {' and '.join(after)} have loaded new data (asset-triggered)"
     if schedule is None:
         return "manual runs only (no schedule)"
-    try:
-        from cron_descriptor import get_description
-
-        words = get_description(cron_of(schedule))
-    except Exception:  # a description is a nicety; the cron itself is validated by lint
-        words = cron_of(schedule)
+    words = _cron_words(cron_of(schedule))
     return f"{words} ({tz}), each run loading the interval since the previous tick"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from airflow.sdk import get_parsing_context
 
 from dag_factory.airflow.builder import build_dag, build_placeholder
+from dag_factory.config.cache import ConfigCache
 from dag_factory.config.loader import FileError, discover, load_pipelines
 from dag_factory.errors import ConfigError, Problem
 
@@ -42,7 +43,7 @@ def generate_dags(namespace: dict[str, Any], pipelines_dir: str | None = None) -
     wanted = get_parsing_context().dag_id
     if wanted:  # a worker running one task: build just that DAG (name == file stem)
         paths = [p for p in discover(root) if p.stem == wanted] or None
-    result = load_pipelines(root, paths=paths)
+    result = load_pipelines(root, paths=paths, cache=ConfigCache.default())
     dags: dict[str, Any] = {}
     errors = list(result.errors)
     for name, pipeline in result.pipelines.items():

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from dag_factory.config.cache import ConfigCache
 from dag_factory.config.merge import merge_layers
 from dag_factory.config.model import AlertChannel, Alerts, Check, Lake, Load, Pipeline, SqlSource, Target
 from dag_factory.config.semantic import semantic_problems
@@ -79,13 +80,32 @@ class _DefaultsCache:
 
     def __init__(self) -> None:
         self._docs: dict[Path, LocatedDoc | ConfigError | None] = {}
+        self._raw: dict[Path, bytes | None] = {}
 
-    def chain(self, root: Path, folder: Path) -> list[LocatedDoc]:
+    def raw_chain(self, root: Path, folder: Path) -> list[tuple[str, bytes]]:
+        """(path, bytes) of the defaults files that apply: what a cache key depends on."""
+        out = []
+        for f in self._folders(root, folder):
+            path = f / DEFAULTS_FILE
+            if path not in self._raw:
+                try:
+                    self._raw[path] = path.read_bytes()
+                except OSError:
+                    self._raw[path] = None
+            if self._raw[path] is not None:
+                out.append((str(path), self._raw[path]))
+        return out
+
+    @staticmethod
+    def _folders(root: Path, folder: Path) -> list[Path]:
         folders = [folder]
         while folders[-1] != root and root in folders[-1].parents:
             folders.append(folders[-1].parent)
+        return list(reversed(folders))
+
+    def chain(self, root: Path, folder: Path) -> list[LocatedDoc]:
         docs = []
-        for f in reversed(folders):
+        for f in self._folders(root, folder):
             doc = self._get(f / DEFAULTS_FILE)
             if isinstance(doc, ConfigError):
                 raise doc
@@ -167,8 +187,30 @@ def _other_env_problems(chain: list[LocatedDoc], doc: LocatedDoc, env: str, path
     return out
 
 
-def _load_one(path: Path, root: Path, env: str, defaults: _DefaultsCache, all_envs: bool = False) -> tuple[Pipeline, dict]:
+# marks kept in the cache: the ones cross-file checks point at
+_CACHED_MARKS = ("name", "schedule", "target", "source")
+
+
+def _load_one(
+    path: Path, root: Path, env: str, defaults: _DefaultsCache, all_envs: bool = False, cache: ConfigCache | None = None
+) -> tuple[Pipeline, dict]:
     shown = display_path(path)
+    key = None
+    if cache is not None and not all_envs:
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            raw = None
+        if raw is not None:
+            key = cache.key(shown, raw, env, defaults.raw_chain(root.resolve(), path.resolve().parent))
+            entry = cache.get(key)
+            if entry is not None:
+                data = entry["data"]
+                marks = {tuple(k): Mark(*m) for k, m in entry["marks"]}
+                problems = _read_query_file(data, marks, path, root, shown)
+                if problems:
+                    raise ConfigError(problems)
+                return build_pipeline(data, shown, env), marks
     doc = load_file(path, shown)
     if not isinstance(doc.data, dict):
         kind = "a list" if isinstance(doc.data, list) else f"a {type(doc.data).__name__}"
@@ -176,6 +218,9 @@ def _load_one(path: Path, root: Path, env: str, defaults: _DefaultsCache, all_en
     chain = defaults.chain(root.resolve(), path.resolve().parent)
     data, marks = merge_layers(chain, doc, env)
     problems = schema_problems(data, marks, shown) + semantic_problems(data, marks, path, shown)
+    if not problems and key is not None:
+        kept = [[list(k), [m.file, m.line, m.column]] for k, m in marks.items() if k and k[0] in _CACHED_MARKS]
+        cache.put(key, {"data": data, "marks": kept})  # before query_file is inlined: the file is re-read
     if not problems:
         problems += _read_query_file(data, marks, path, root, shown)
     if all_envs:
@@ -190,7 +235,12 @@ def _load_one(path: Path, root: Path, env: str, defaults: _DefaultsCache, all_en
 
 
 def load_pipelines(
-    root: Path, env: str | None = None, paths: list[Path] | None = None, all_envs: bool = False, cross_check: bool = True
+    root: Path,
+    env: str | None = None,
+    paths: list[Path] | None = None,
+    all_envs: bool = False,
+    cross_check: bool = True,
+    cache: ConfigCache | None = None,
 ) -> LoadResult:
     """Load every pipeline under `root` (or just `paths`), then check what spans files:
     unique names, unique targets, `after:` names that exist and form no cycle.
@@ -201,7 +251,7 @@ def load_pipelines(
     marks: dict[str, dict] = {}
     for path in paths if paths is not None else discover(root):
         try:
-            pipeline, pipeline_marks = _load_one(path, root, env, defaults, all_envs)
+            pipeline, pipeline_marks = _load_one(path, root, env, defaults, all_envs, cache)
         except ConfigError as exc:
             result.errors.append(FileError(path, exc))
             continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PRESETS: dict[str, str] = {
@@ -27,6 +28,7 @@ def cron_of(schedule: str) -> str:
     return PRESETS.get(schedule, schedule)
 
 
+@lru_cache(maxsize=256)
 def cron_problem(schedule: str) -> str | None:
     """Why a schedule string is not a valid cron/preset, or None when it is."""
     from croniter import croniter  # imported lazily: lint of files without schedules stays fast
@@ -45,6 +47,7 @@ def cron_problem(schedule: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=256)
 def timezone_problem(name: str) -> str | None:
     try:
         ZoneInfo(name)
