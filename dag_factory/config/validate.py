@@ -43,6 +43,38 @@ def validator() -> Draft202012Validator:
     return Draft202012Validator(schema(), format_checker=FormatChecker(formats=["date"]))
 
 
+@lru_cache(maxsize=1)
+def _fast_validator():
+    """The schema compiled to Python by fastjsonschema: ~20x faster than jsonschema.
+    It only answers "valid or not"; invalid documents get jsonschema's full report."""
+    import copy
+    from datetime import date
+
+    import fastjsonschema
+
+    def is_date(value: str) -> bool:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return False
+        return len(value) == 10
+
+    compiled = copy.deepcopy(schema())
+    compiled["$schema"] = "http://json-schema.org/draft-07/schema#"  # the keywords we use are all draft-07
+    # use_default=False: validation must never write defaults into the user's config
+    return fastjsonschema.compile(compiled, formats={"date": is_date}, use_default=False)
+
+
+def is_valid(data: Any) -> bool:
+    import fastjsonschema
+
+    try:
+        _fast_validator()(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def _subschema_properties(error: ValidationError) -> list[str]:
     props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
     return sorted(props)
@@ -131,6 +163,8 @@ def _explain(error: ValidationError) -> tuple[str, str, KeyPath]:
 
 def schema_problems(data: Any, marks: dict[KeyPath, Mark], default_file: str) -> list[Problem]:
     """Every schema violation in `data`, located through `marks` (nearest ancestor)."""
+    if is_valid(data):
+        return []
     problems = []
     for error in validator().iter_errors(data):
         found = _unknown_keys(error) if error.validator == "additionalProperties" else [_message(error)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -44,9 +44,8 @@ KeyPath = tuple[Any, ...]
 VALUE = "<value>"  # marks[path + (VALUE,)] is where the value of `path` starts (marks[path]: its key)
 
 
-@dataclass(frozen=True)
-class Mark:
-    """Where a value was written: 1-based line and column in `file`."""
+class Mark(NamedTuple):
+    """Where a value was written: 1-based line and column in `file` (a tuple: cheap to make)."""
 
     file: str
     line: int
