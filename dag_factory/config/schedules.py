@@ -82,6 +82,15 @@ class Interval:
         return self.start.astimezone(ZoneInfo(self.tz)).date().isoformat()
 
     @property
+    def partition(self) -> str:
+        """The lake partition of this interval: `ds` for intervals of a day or longer;
+        intervals shorter than a day add their local start time (`2024-03-01T1300`),
+        so hourly runs of one day do not overwrite each other's partition."""
+        if self.end - self.start >= timedelta(days=1):
+            return self.ds
+        return self.start.astimezone(ZoneInfo(self.tz)).strftime("%Y-%m-%dT%H%M")
+
+    @property
     def start_utc(self) -> datetime:
         return self.start.astimezone(UTC)
 

@@ -49,11 +49,13 @@ def validate_lake_path(path: str) -> str:
 
 
 def validate_ds(ds: str) -> str:
+    """A partition key: YYYY-MM-DD, or YYYY-MM-DDTHHMM for intervals shorter than a day."""
+    day, _, clock = ds.partition("T")
     try:
-        if date.fromisoformat(ds).isoformat() != ds:
+        if date.fromisoformat(day).isoformat() != day or (clock and not (len(clock) == 4 and clock.isdigit())):
             raise ValueError
     except (TypeError, ValueError):
-        raise EngineError(f"invalid partition date {ds!r}: expected YYYY-MM-DD") from None
+        raise EngineError(f"invalid partition {ds!r}: expected YYYY-MM-DD or YYYY-MM-DDTHHMM") from None
     return ds
 
 

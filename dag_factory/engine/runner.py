@@ -105,11 +105,11 @@ def extract(
     *,
     aws: AwsResolver | None = None,
 ) -> ExtractResult:
-    """Read the interval's selection from the source into the lake partition `interval.ds`."""
+    """Read the interval's selection from the source into the lake partition `interval.partition`."""
     lake = open_lake(lake_conn, aws)
     with open_source(source_conn) as src:
         schema, batches = src.read(pipeline.source, pipeline.load, interval)
-        info: PartitionInfo = lake.write_partition(lake_path(pipeline), interval.ds, schema, _counted(batches, progress))
+        info: PartitionInfo = lake.write_partition(lake_path(pipeline), interval.partition, schema, _counted(batches, progress))
     return ExtractResult(rows=info.rows, files=info.files, location=info.location, ds=interval.ds)
 
 
@@ -123,7 +123,7 @@ def load(
     aws: AwsResolver | None = None,
     dbapi: DbapiFactory | None = None,
 ) -> LoadResult:
-    """Load the lake partition `interval.ds` into the pipeline's target table."""
+    """Load the lake partition `interval.partition` into the pipeline's target table."""
     lake = open_lake(lake_conn, aws)
     if KINDS.get(warehouse_conn.kind, warehouse_conn.kind) in ("redshift", "aws", "athena"):
         # Redshift COPYs and Athena registers the S3 partition itself: no rows pass through here
@@ -134,10 +134,10 @@ def load(
                 f"pipeline {pipeline.name}: target connection {warehouse_conn} loads from an S3 lake; "
                 f"set lake.conn_id to an AWS connection (got {lake_conn})"
             )
-        part = lake.partition(lake_path(pipeline), interval.ds)
+        part = lake.partition(lake_path(pipeline), interval.partition)
         with open_warehouse(warehouse_conn, aws, dbapi) as wh:
             return wh.load_partition(pipeline.target.table, pipeline.load, interval, part)  # type: ignore[attr-defined]
-    reader = lake.read_partition(lake_path(pipeline), interval.ds)
+    reader = lake.read_partition(lake_path(pipeline), interval.partition)
     if progress is not None:
         reader = pa.RecordBatchReader.from_batches(reader.schema, _counted(reader, progress))
     with open_warehouse(warehouse_conn) as wh:
@@ -163,9 +163,9 @@ def stage_from_lake(
             raise ConnectionConfigError(
                 f"pipeline {pipeline.name}: the target stages from an S3 lake; set lake.conn_id to an AWS connection (got {lake_conn})"
             )
-        part = lake.partition(lake_path(pipeline), interval.ds)
+        part = lake.partition(lake_path(pipeline), interval.partition)
         return wh.stage_partition(pipeline.target.table, pipeline.load, interval, part)
-    reader = lake.read_partition(lake_path(pipeline), interval.ds)
+    reader = lake.read_partition(lake_path(pipeline), interval.partition)
     if progress is not None:
         reader = pa.RecordBatchReader.from_batches(reader.schema, _counted(reader, progress))
     return wh.stage_reader(pipeline.target.table, pipeline.load, interval, reader)

@@ -127,9 +127,10 @@ class Warehouse(ABC):
         """(schema, name, quoted name) of the run's staging table: beside the target, one per
         target and interval, so a re-run replaces its own stage and parallel intervals don't meet."""
         schema_name, table = split_table(target_table)
-        name = f"_dagf_stage_{table}_{interval.ds.replace('-', '')}"
+        when = interval.partition.replace("-", "").lower()
+        name = f"_dagf_stage_{table}_{when}"
         if len(name) > 63:  # PostgreSQL's identifier limit
-            name = f"_dagf_stage_{hashlib.sha1(table.encode()).hexdigest()[:12]}_{interval.ds.replace('-', '')}"
+            name = f"_dagf_stage_{hashlib.sha1(table.encode()).hexdigest()[:12]}_{when}"
         return schema_name, name, self._table_sql(schema_name, name)
 
     def _fresh_stage(self, target_table: str, interval: Interval) -> tuple[str | None, str, str]:
