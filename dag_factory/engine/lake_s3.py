@@ -289,7 +289,7 @@ class S3Lake:
             nonlocal local
             fd, local = tempfile.mkstemp(prefix="dagf-s3lake-", suffix=".parquet", dir=self.spool_dir)
             os.close(fd)
-            return pq.ParquetWriter(local, schema, compression="zstd")
+            return pq.ParquetWriter(local, schema, compression="snappy")
 
         try:
             for batch in batches:

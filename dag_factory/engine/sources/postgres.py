@@ -71,15 +71,21 @@ class _CopyReader(io.RawIOBase):
         return True
 
     def readinto(self, b) -> int:  # type: ignore[override]
-        while not self._buf:
-            chunk = self._copy.read()
-            if not chunk:
-                return 0
-            self._buf = memoryview(bytes(chunk))
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
+        # libpq hands out COPY data one row at a time: fill the whole buffer per call,
+        # so the Python overhead is per row, not per row *and* per read call.
+        view = memoryview(b).cast("B")
+        size, filled = len(view), 0
+        while filled < size:
+            if not self._buf:
+                chunk = self._copy.read()
+                if not chunk:
+                    break
+                self._buf = memoryview(bytes(chunk))
+            n = min(size - filled, len(self._buf))
+            view[filled : filled + n] = self._buf[:n]
+            self._buf = self._buf[n:]
+            filled += n
+        return filled
 
 
 def _decode_bytea(arr: pa.Array) -> pa.Array:
