@@ -37,7 +37,40 @@ def _parser() -> argparse.ArgumentParser:
         help="run the demo in a real Airflow (airflow standalone) with the web UI, until Ctrl-C",
     )
     demo.add_argument("--port", type=int, default=8080, help="with --ui: the UI/API port (default 8080)")
+    _authoring_parsers(sub)
     return parser
+
+
+def _authoring_parsers(sub) -> None:
+    """`new`, `schema`, `diff`, `docs`: writing and reviewing pipelines (no Airflow needed)."""
+    new = sub.add_parser("new", help="write a commented, lint-clean pipelines/NAME.yaml (asks for missing values in a terminal)")
+    new.add_argument("name", nargs="?", help="pipeline name = DAG id = file name")
+    new.add_argument("--source", help="CONN.TABLE or CONN.SCHEMA.TABLE (CONN:TABLE when the connection id has dots)")
+    new.add_argument("--target", help="CONN.SCHEMA.TABLE in the warehouse")
+    new.add_argument("--mode", choices=["incremental", "snapshot", "full_refresh"])
+    new.add_argument("--cursor", help="incremental: the column that places a row in an interval")
+    new.add_argument("--pk", action="append", help="incremental: primary key column(s), comma-separated or repeated")
+    new.add_argument("--schedule", help="cron, @hourly/@daily/..., or none (default @daily)")
+    new.add_argument("--lake-path", help="write raw Parquet under this lake path first")
+    new.add_argument("--lake-conn", default="lake", help="the lake's connection id (default: lake)")
+    new.add_argument("--description")
+    new.add_argument("--start-date", help="YYYY-MM-DD (default: today)")
+    new.add_argument("--dir", default="pipelines", help="folder to write into (default: pipelines)")
+    new.add_argument("--no-input", action="store_true", help="never prompt, even in a terminal")
+
+    schema = sub.add_parser("schema", help="print where the pipeline JSON schema is and how to use it in editors")
+    schema.add_argument("--copy", metavar="DIR", help="also copy the schema into DIR (e.g. schemas/ of a data repository)")
+
+    diff = sub.add_parser("diff", help="what a change does to the DAGs: pipelines added/removed/renamed/changed vs a git ref")
+    diff.add_argument("base", nargs="?", help="git ref to compare with (default: merge base of HEAD and main/origin/main/master)")
+    diff.add_argument("--format", choices=["text", "markdown"], default="text")
+    diff.add_argument("--pipelines", default=None, help="pipelines folder (default: ./pipelines)")
+    diff.add_argument("--env", help="environment to resolve (default: $DAG_FACTORY_ENV or 'local')")
+
+    docs = sub.add_parser("docs", help="write a Markdown pipeline catalog with a Mermaid lineage graph")
+    docs.add_argument("--out", default="docs/catalog", help="output folder (default: docs/catalog)")
+    docs.add_argument("--pipelines", default=None, help="pipelines folder (default: ./pipelines)")
+    docs.add_argument("--env", help="environment to resolve (default: $DAG_FACTORY_ENV or 'local')")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +87,22 @@ def main(argv: list[str] | None = None) -> int:
         from dag_factory.cli.run import run_command
 
         return run_command(args.name, args.date, args.env, args.pipelines)
+    if args.command == "new":
+        from dag_factory.cli.new import new_command
+
+        return new_command(args)
+    if args.command == "schema":
+        from dag_factory.cli.new import schema_command
+
+        return schema_command(args.copy)
+    if args.command == "diff":
+        from dag_factory.cli.diff import diff_command
+
+        return diff_command(args.base, args.format, args.pipelines, args.env)
+    if args.command == "docs":
+        from dag_factory.cli.catalog import docs_command
+
+        return docs_command(args.out, args.pipelines, args.env)
     if args.command == "demo" and args.ui and not args.print_env:
         from dag_factory.cli.ui import ui_command
 
