@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
 scripts/postgres.sh
+scripts/mariadb.sh
 scripts/chromium.sh
 exec .venv/bin/python -m pytest "$@"

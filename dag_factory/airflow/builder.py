@@ -81,7 +81,7 @@ def build_dag(p: Pipeline) -> DAG:
         auto_register=False,
         **({"deadline": deadline} if deadline else {}),
     )
-    source_name = p.source.table or ("query file" if p.source.query_file else "query")
+    source_name = p.source.label
     lake_name = f"lake {p.lake.path}" if p.lake else "local staging"
     extract = None
     if not p.in_warehouse:
@@ -93,6 +93,22 @@ def build_dag(p: Pipeline) -> DAG:
                 pipeline=p,
                 dag=dag,
             )
+            wait = getattr(p.source, "wait", None)
+            if wait is not None:  # a file source whose files may arrive late
+                from dag_factory.airflow.sensors import FilesSensor
+
+                sensor = FilesSensor(
+                    task_id="wait_for_files",
+                    task_display_name=f"Wait for {p.source.label}"[:100],
+                    doc_md=f"Waits (up to {wait.timeout}) until a file matches `{p.source.label}` for the run's interval.",
+                    pipeline=p,
+                    mode="reschedule",
+                    timeout=wait.timeout.total_seconds(),
+                    poke_interval=wait.poke_interval.total_seconds(),
+                    retries=0,
+                    dag=dag,
+                )
+                sensor >> extract
     with TaskGroup("load", tooltip=f"stage, then publish into {p.target.table}", dag=dag):
         stage = StageOperator(
             task_id="stage",

@@ -46,7 +46,7 @@ def _alert_line(channels) -> str:
 
 def doc_md(pipeline: Pipeline) -> str:
     p = pipeline
-    src = p.source.table or (p.source.query_file or "query")
+    src = p.source.label
     lake = f" -> lake `{p.lake.conn_id}:{p.lake.path}/ds=YYYY-MM-DD/`" if p.lake else ""
     if p.in_warehouse:
         lake = " (runs inside the warehouse)"
@@ -82,8 +82,9 @@ def doc_md(pipeline: Pipeline) -> str:
             lines.append(f"- on success: {_alert_line(p.alerts.on_success)}")
         if p.alerts.deadline:
             lines.append(f"- deadline: {p.alerts.deadline} after the run is queued")
-    if p.source.query:
-        lines += ["", "**Source query:**", "```sql", p.source.query.strip(), "```"]
+    query = getattr(p.source, "query", None)  # sql sources only
+    if query:
+        lines += ["", "**Source query:**", "```sql", query.strip(), "```"]
     lines += [
         "",
         "<details><summary>Resolved config</summary>",

@@ -34,7 +34,16 @@ def task_lines(p: Pipeline) -> list[str]:
     lines = []
     if not p.in_warehouse:
         lake = f"lake {p.lake.conn_id}:{p.lake.path}" if p.lake else "local staging"
-        lines.append(f"extract.to_lake   {p.source.conn_id}.{p.source.table or '(query)'} -> {lake}")
+        wait = getattr(p.source, "wait", None)
+        if wait is not None:
+            lines.append(
+                f"extract.wait_for_files  {p.source.conn_id}:{p.source.label} (up to {wait.timeout}, every {wait.poke_interval})"
+            )
+        if p.source.type == "sql":
+            what = f"{p.source.conn_id}.{p.source.table or '(query)'}"
+        else:  # http endpoint or file path
+            what = f"{p.source.conn_id}: {p.source.type} {p.source.label}"
+        lines.append(f"extract.to_lake   {what} -> {lake}")
     where = "inside the warehouse" if p.in_warehouse else "from the lake"
     lines.append(f"load.stage        -> staging table beside {p.target.table} ({where})")
     lines += [f"checks.{c.name:<11}{c.describe()}" for c in p.checks]

@@ -7,6 +7,7 @@ stops the others from loading.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,21 @@ from typing import Any
 
 from dag_factory.config.cache import ConfigCache
 from dag_factory.config.merge import merge_layers
-from dag_factory.config.model import AlertChannel, Alerts, Check, Lake, Load, Pipeline, SqlSource, Target
+from dag_factory.config.model import (
+    AlertChannel,
+    Alerts,
+    Check,
+    FileSource,
+    HttpSource,
+    Lake,
+    Load,
+    Pagination,
+    Pipeline,
+    Source,
+    SqlSource,
+    Target,
+    Wait,
+)
 from dag_factory.config.semantic import semantic_problems
 from dag_factory.config.validate import schema_problems
 from dag_factory.config.yaml_loader import VALUE, LocatedDoc, Mark, load_file
@@ -353,14 +368,7 @@ def build_pipeline(data: dict[str, Any], file: str, env: str) -> Pipeline:
         end_date=date.fromisoformat(data["end_date"]) if data.get("end_date") else None,
         catchup=data.get("catchup", False),
         max_active_runs=data.get("max_active_runs", 1),
-        source=SqlSource(
-            conn_id=src["conn_id"],
-            table=src.get("table"),
-            query=src.get("query"),
-            query_file=src.get("query_file"),
-            columns=tuple(src["columns"]) if src.get("columns") else None,
-            batch_size=src.get("batch_size", 50_000),
-        ),
+        source=build_source(src),
         load=Load(mode=ld["mode"], cursor=ld.get("cursor"), primary_key=tuple(ld.get("primary_key", ()))),
         lake=Lake(conn_id=lake["conn_id"], path=lake["path"].strip("/")) if lake else None,
         target=Target(conn_id=tgt["conn_id"], table=tgt["table"]),
@@ -372,6 +380,46 @@ def build_pipeline(data: dict[str, Any], file: str, env: str) -> Pipeline:
         path=file,
         env=env,
         resolved={k: v for k, v in data.items() if k != "environments"},
+    )
+
+
+def build_source(src: dict[str, Any]) -> Source:
+    """The typed source for its `type` (keys already checked per type by semantic.py)."""
+    kind, batch = src.get("type", "sql"), src.get("batch_size", 50_000)
+    fields = tuple((str(k), str(v)) for k, v in (src.get("fields") or {}).items())
+    if kind == "http":
+        pg = dict(src.get("pagination") or {})
+        return HttpSource(
+            conn_id=src["conn_id"],
+            endpoint=src["endpoint"],
+            params=tuple((str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in (src.get("params") or {}).items()),
+            records_path=src.get("records_path", ""),
+            pagination=Pagination(**pg),
+            fields=fields,
+            method=src.get("method", "GET"),
+            batch_size=batch,
+        )
+    if kind == "file":
+        wait = src.get("wait")
+        return FileSource(
+            conn_id=src["conn_id"],
+            path=src["path"],
+            format=src["format"],
+            wait=Wait(
+                timeout=parse_duration(wait.get("timeout", "1h")), poke_interval=parse_duration(wait.get("poke_interval", "5m"))
+            )
+            if wait is not None
+            else None,
+            fields=fields,
+            batch_size=batch,
+        )
+    return SqlSource(
+        conn_id=src["conn_id"],
+        table=src.get("table"),
+        query=src.get("query"),
+        query_file=src.get("query_file"),
+        columns=tuple(src["columns"]) if src.get("columns") else None,
+        batch_size=batch,
     )
 
 

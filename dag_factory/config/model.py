@@ -20,6 +20,81 @@ class SqlSource:
     batch_size: int = 50_000
     type: Literal["sql"] = "sql"
 
+    @property
+    def label(self) -> str:
+        return self.table or ("query file" if self.query_file else "query")
+
+
+@dataclass(frozen=True)
+class Pagination:
+    """How an HTTP source walks pages (docs/sources.md)."""
+
+    type: Literal["none", "page_number", "cursor", "next_link"] = "none"
+    page_param: str = "page"  # page_number: the query parameter holding the page number
+    start_page: int = 1  # page_number: the first page's number
+    size_param: str | None = None  # page_number: query parameter for the page size (sent when page_size is set)
+    page_size: int | None = None  # page_number: records per page; a shorter page is the last
+    cursor_param: str = "cursor"  # cursor: the query parameter the next token is sent in
+    cursor_path: str = ""  # cursor: dot path of the next token in the response body
+    next_link_path: str | None = None  # next_link: dot path of the next URL in the body (None: the Link header)
+    max_pages: int = 10_000  # a safety stop: more pages than this fails the run
+
+
+@dataclass(frozen=True)
+class HttpSource:
+    """A JSON REST API behind an Airflow HTTP connection."""
+
+    conn_id: str
+    endpoint: str  # path under the connection's base URL, e.g. /v1/orders
+    params: tuple[tuple[str, str], ...] = ()  # query parameters; values are Jinja templates
+    records_path: str = ""  # dot path of the list of records in the body ("" = the body is the list)
+    pagination: Pagination = field(default_factory=Pagination)
+    fields: tuple[tuple[str, str], ...] = ()  # optional declared field types (name, type); () = inferred
+    method: Literal["GET"] = "GET"
+    batch_size: int = 50_000
+    type: Literal["http"] = "http"
+    # SqlSource-only attributes, None here so code that describes any source stays simple
+    table: None = None
+    query: None = None
+    query_file: None = None
+    columns: None = None
+
+    @property
+    def label(self) -> str:
+        return self.endpoint
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A file source's sensor: wait for a matching file before extracting."""
+
+    timeout: timedelta = timedelta(hours=1)
+    poke_interval: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """Files (CSV, JSON lines, Parquet) in a folder or bucket, the path templated by the interval."""
+
+    conn_id: str
+    path: str  # relative glob under the connection's root, e.g. exports/{{ ds }}/*.csv
+    format: Literal["csv", "jsonl", "parquet"]
+    wait: Wait | None = None
+    fields: tuple[tuple[str, str], ...] = ()  # optional declared column types (name, type)
+    batch_size: int = 50_000
+    type: Literal["file"] = "file"
+    table: None = None
+    query: None = None
+    query_file: None = None
+    columns: None = None
+
+    @property
+    def label(self) -> str:
+        return self.path
+
+
+Source = SqlSource | HttpSource | FileSource
+
 
 @dataclass(frozen=True)
 class Load:
@@ -83,7 +158,7 @@ class Alerts:
 @dataclass(frozen=True)
 class Pipeline:
     name: str
-    source: SqlSource
+    source: Source
     load: Load
     target: Target
     lake: Lake | None = None
@@ -109,4 +184,4 @@ class Pipeline:
     @property
     def in_warehouse(self) -> bool:
         """A transform: the source query runs where the target lives, no data via the worker."""
-        return self.source.conn_id == self.target.conn_id
+        return self.source.type == "sql" and self.source.conn_id == self.target.conn_id

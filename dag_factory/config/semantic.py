@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from dag_factory.config.schedules import cron_problem, timezone_problem
+from dag_factory.config.secrets import secret_problems
 from dag_factory.config.yaml_loader import VALUE, KeyPath, Mark, nearest_mark
 from dag_factory.errors import Problem
 
@@ -45,17 +47,14 @@ def semantic_problems(data: dict[str, Any], marks: dict[KeyPath, Mark], file: Pa
 
     source = data.get("source")
     if isinstance(source, dict):
-        given = [k for k in ("table", "query", "query_file") if k in source]
-        if len(given) != 1:
-            add(
-                ("source",),
-                at_value=False,
-                message=f"source needs exactly one of 'table', 'query' or 'query_file' (got {', '.join(given) or 'none'})",
-            )
-        if "columns" in source and "table" not in source:
-            add(("source", "columns"), "'columns' only applies to 'table'; select the columns in the query")
+        _source_problems(source, add)  # per-type keys (sql / http / file)
         target = data.get("target")
-        if isinstance(target, dict) and source.get("conn_id") == target.get("conn_id") and data.get("lake"):
+        if (
+            source.get("type", "sql") == "sql"
+            and isinstance(target, dict)
+            and source.get("conn_id") == target.get("conn_id")
+            and data.get("lake")
+        ):
             add(
                 ("lake",),
                 at_value=False,
@@ -76,4 +75,104 @@ def semantic_problems(data: dict[str, Any], marks: dict[KeyPath, Mark], file: Pa
             for key in ("cursor", "primary_key"):
                 if key in load:
                     add(("load", key), at_value=False, message=f"'{key}' only applies to mode: incremental (this load is {mode})")
+    out.extend(secret_problems(data, marks, display))  # credentials typed into YAML (config/secrets.py)
     return sorted(out, key=lambda p: (p.file, p.line, p.column))
+
+
+# source keys that only one source type takes (type, conn_id and batch_size apply to all)
+_SOURCE_KEYS = {
+    "sql": ("table", "query", "query_file", "columns"),
+    "http": ("endpoint", "method", "params", "records_path", "pagination"),
+    "file": ("path", "format", "wait"),
+}
+_PAGINATION_KEYS = {
+    "page_number": ("page_param", "start_page", "size_param", "page_size"),
+    "cursor": ("cursor_param", "cursor_path"),
+    "next_link": ("next_link_path",),
+}
+_TEMPLATE_NAMES = {"ds", "ds_nodash", "data_interval_start", "data_interval_end"}
+
+
+def _template_problem(text: str) -> str | None:
+    """Why a Jinja template (http params, file path) cannot render, or None."""
+    if "{" not in text:
+        return None
+    from jinja2 import TemplateSyntaxError, meta
+    from jinja2.sandbox import SandboxedEnvironment
+
+    try:
+        names = meta.find_undeclared_variables(SandboxedEnvironment().parse(text))
+    except TemplateSyntaxError as exc:
+        return f"template error: {exc.message}"
+    unknown = sorted(names - _TEMPLATE_NAMES)
+    if unknown:
+        return f"unknown template variable {unknown[0]!r} (available: {', '.join(sorted(_TEMPLATE_NAMES))})"
+    return None
+
+
+def _source_problems(source: dict[str, Any], add: Any) -> None:
+    kind = source.get("type")
+    if kind not in _SOURCE_KEYS:
+        return  # the schema reports an unknown type
+    for other, keys in _SOURCE_KEYS.items():
+        for key in keys:
+            if other != kind and key in source:
+                add(
+                    ("source", key),
+                    at_value=False,
+                    message=f"'{key}' only applies to type: {other} (this source is type: {kind})",
+                )
+    fields = source.get("fields")
+    for name, declared in fields.items() if isinstance(fields, dict) else ():
+        m = re.match(r"^decimal\((\d+),\s*(\d+)\)$", declared) if isinstance(declared, str) else None
+        if m and not (1 <= int(m.group(1)) <= 38 and int(m.group(2)) <= int(m.group(1))):
+            add(("source", "fields", name), f"{declared!r}: precision must be 1-38 and scale at most the precision")
+    if "fields" in source and kind == "sql":
+        add(("source", "fields"), at_value=False, message="'fields' only applies to type: http and type: file")
+    if kind == "sql":
+        given = [k for k in ("table", "query", "query_file") if k in source]
+        if len(given) != 1:
+            add(
+                ("source",),
+                at_value=False,
+                message=f"source needs exactly one of 'table', 'query' or 'query_file' (got {', '.join(given) or 'none'})",
+            )
+        if "columns" in source and "table" not in source:
+            add(("source", "columns"), "'columns' only applies to 'table'; select the columns in the query")
+    elif kind == "http":
+        if "endpoint" not in source:
+            add(("source",), at_value=False, message="type: http needs 'endpoint' (the path under the connection's URL)")
+        params = source.get("params")
+        for name, value in params.items() if isinstance(params, dict) else ():
+            problem = _template_problem(value) if isinstance(value, str) else None
+            if problem:
+                add(("source", "params", name), f"params.{name}: {problem}")
+        pagination = source.get("pagination")
+        if isinstance(pagination, dict) and isinstance(pagination.get("type"), str):
+            style = pagination["type"]
+            for other, keys in _PAGINATION_KEYS.items():
+                for key in keys:
+                    if other != style and key in pagination:
+                        add(
+                            ("source", "pagination", key),
+                            at_value=False,
+                            message=f"'{key}' only applies to pagination type: {other} (this one is {style})",
+                        )
+            if style == "cursor" and "cursor_path" not in pagination:
+                add(
+                    ("source", "pagination"),
+                    at_value=False,
+                    message="pagination type: cursor needs 'cursor_path' (where the next token is in the body)",
+                )
+    elif kind == "file":
+        missing = [k for k in ("path", "format") if k not in source]
+        if missing:
+            add(("source",), at_value=False, message=f"type: file needs 'path' and 'format' (missing: {', '.join(missing)})")
+        if isinstance(source.get("path"), str):
+            problem = _template_problem(source["path"])
+            if problem:
+                add(("source", "path"), f"path: {problem}")
+        if "fields" in source and source.get("format") == "parquet":
+            add(
+                ("source", "fields"), at_value=False, message="'fields' applies to csv and jsonl; Parquet files carry their types"
+            )

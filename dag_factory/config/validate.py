@@ -87,6 +87,10 @@ def _describe(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return "a mapping" if isinstance(value, dict) else "a list"
+    if isinstance(value, str):
+        from dag_factory.config.secrets import mask
+
+        value = mask(value[:1000])  # an invalid value may be a pasted credential: never repeat it (secrets.py)
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

@@ -26,6 +26,7 @@ except AttributeError:  # pragma: no cover - pure-Python PyYAML build
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
+MAX_CHARS = 2_000_000  # text of all scalars after alias expansion: an alias to a big string counts every time
 
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
@@ -82,6 +83,7 @@ class _Builder:
         self.marks: dict[KeyPath, Mark] = {}
         self.problems: list[Problem] = []
         self.count = 0
+        self.chars = 0
         self._scalars = SafeConstructor()
 
     def mark(self, node: yaml.Node) -> Mark:
@@ -129,6 +131,9 @@ class _Builder:
         return out
 
     def _scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
+        self.chars += len(node.value)
+        if self.chars > MAX_CHARS:
+            raise _TooBig(node, f"document expands to more than {MAX_CHARS} characters of text (alias bomb?)")
         if node.tag not in _SCALAR_TAGS:
             self.fail(node, f"YAML tag {node.tag!r} is not allowed (YAML here is data, never code)", path)
             return None
@@ -142,8 +147,9 @@ class _Builder:
 
 
 class _TooBig(Exception):
-    def __init__(self, node: yaml.Node) -> None:
+    def __init__(self, node: yaml.Node, message: str = f"document expands to more than {MAX_NODES} values (alias bomb?)") -> None:
         self.node = node
+        self.message = message
 
 
 def _dotted(path: KeyPath) -> str:
@@ -165,6 +171,11 @@ def load_text(text: str, file: str) -> LocatedDoc:
         if "\t" in (lines[line - 1] if 0 < line <= len(lines) else ""):
             message += " (tabs are not allowed for indentation; use spaces)"
         raise ConfigError([Problem(file, line, col, f"YAML syntax error: {message}")]) from None
+    except yaml.reader.ReaderError as exc:  # a control character: no mark, but a position in the text
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise ConfigError([Problem(file, line, col, f"YAML error: unacceptable character {what}: {exc.reason}")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(file, 1, 1, f"YAML error: {exc}")]) from None
     if node is None:
@@ -174,9 +185,7 @@ def load_text(text: str, file: str) -> LocatedDoc:
         data = builder.build(node, ())
     except _TooBig as big:
         m = builder.mark(big.node)
-        raise ConfigError(
-            [Problem(file, m.line, m.column, f"document expands to more than {MAX_NODES} values (alias bomb?)")]
-        ) from None
+        raise ConfigError([Problem(file, m.line, m.column, big.message)]) from None
     if builder.problems:
         raise ConfigError(builder.problems)
     return LocatedDoc(data, builder.marks, file, lines)

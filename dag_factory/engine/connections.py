@@ -21,18 +21,21 @@ KINDS = {
     # Athena (+ Glue catalog) when it is target.conn_id; `redshift` is a Redshift warehouse.
     "aws": "aws",
     "redshift": "redshift",
+    # sources (docs/sources.md): MySQL / MariaDB / Aurora MySQL, and JSON REST APIs
+    "mysql": "mysql",
+    "http": "http",
 }
 
 
 @dataclass(frozen=True)
 class ConnInfo:
     conn_id: str
-    kind: str  # sqlite | postgres | duckdb | fs | aws | redshift
+    kind: str  # sqlite | postgres | mysql | http | duckdb | fs | aws | redshift
     host: str | None = None  # sqlite/duckdb: database file path; fs: root folder (or extra.path)
     port: int | None = None
     login: str | None = None
     password: str | None = field(default=None, repr=False)  # never printed
-    database: str | None = None  # Airflow's "schema" field for postgres
+    database: str | None = None  # Airflow's "schema" field: the database (postgres, mysql); the URL scheme for http
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __str__(self) -> str:

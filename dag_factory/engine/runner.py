@@ -107,7 +107,7 @@ def extract(
 ) -> ExtractResult:
     """Read the interval's selection from the source into the lake partition `interval.partition`."""
     lake = open_lake(lake_conn, aws)
-    with open_source(source_conn) as src:
+    with open_source(source_conn, pipeline.source.type, aws) as src:
         schema, batches = src.read(pipeline.source, pipeline.load, interval)
         info: PartitionInfo = lake.write_partition(lake_path(pipeline), interval.partition, schema, _counted(batches, progress))
     return ExtractResult(rows=info.rows, files=info.files, location=info.location, ds=interval.ds)

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dag_factory.engine.connections import KINDS, ConnInfo
 from dag_factory.engine.sources.base import Source
 from dag_factory.errors import ConnectionConfigError
 
+if TYPE_CHECKING:
+    from dag_factory.engine.aws import AwsResolver
 
-def open_source(conn: ConnInfo) -> Source:
-    """A source for `conn`; use as a context manager (or call close())."""
+
+def open_source(conn: ConnInfo, source_type: str = "sql", aws: AwsResolver | None = None) -> Source:
+    """A source for `conn` and the pipeline's `source.type`; use as a context manager (or call close()).
+
+    `aws` turns an AWS connection into a boto3 session (file sources on S3)."""
     kind = KINDS.get(conn.kind, conn.kind)
+    if source_type == "file":
+        from dag_factory.engine.sources.file import FileSourceReader
+
+        return FileSourceReader(conn, aws)
+    if source_type == "http":
+        if kind != "http":
+            raise ConnectionConfigError(f"connection {conn}: a source of type http needs a connection of type http")
+        from dag_factory.engine.sources.http import HttpSourceReader
+
+        return HttpSourceReader(conn)
     if kind == "postgres":
         from dag_factory.engine.sources.postgres import PostgresSource
 
@@ -18,7 +35,13 @@ def open_source(conn: ConnInfo) -> Source:
         from dag_factory.engine.sources.sqlite import SqliteSource
 
         return SqliteSource(conn)
-    raise ConnectionConfigError(f"connection {conn}: kind {conn.kind!r} cannot be a source (supported: sqlite, postgres)")
+    if kind == "mysql":
+        from dag_factory.engine.sources.mysql import MysqlSource
+
+        return MysqlSource(conn)
+    raise ConnectionConfigError(
+        f"connection {conn}: kind {conn.kind!r} cannot be a source of type {source_type} (supported: sqlite, postgres, mysql)"
+    )
 
 
 __all__ = ["Source", "open_source"]
