@@ -146,7 +146,7 @@ def _texts(p) -> dict[str, str]:
         "extract_tip": f"{p.source.conn_id} -> {lake_name}",
         "extract_name": f"Extract {source_name} -> {lake_name}",
         "extract_doc": f"Reads `{p.source.conn_id}`.`{source_name}` for the run's interval and writes Parquet to {lake_name}.",
-        "load_tip": f"stage, then publish into {p.target.table}",
+        "load_tip": f"stage, check, then publish into {p.target.table}",
         "stage_name": "Stage (write) from the lake",
         "stage_doc": "Writes this run's rows into a staging table beside the target; nothing is visible yet.",
         "publish_name": f"Publish {p.target.table} ({p.load.mode})",
@@ -232,7 +232,7 @@ def write_hand(out: Path, pipelines, empty: bool) -> None:
             "    extract = "
             + op("ExtractOperator", task_id="'to_lake'", task_display_name=repr(t["extract_name"]), doc_md=repr(t["extract_doc"]))
         )
-        block.append(f"with TaskGroup('load', tooltip={t['load_tip']!r}, dag=dag):")
+        block.append(f"with TaskGroup('load', tooltip={t['load_tip']!r}, dag=dag) as load_group:")
         block.append(
             "    stage = "
             + op("StageOperator", task_id="'stage'", task_display_name=repr(t["stage_name"]), doc_md=repr(t["stage_doc"]))
@@ -249,7 +249,7 @@ def write_hand(out: Path, pipelines, empty: bool) -> None:
         )
         block.append("extract >> stage")
         if p.checks:
-            block.append(f"with TaskGroup('checks', tooltip={t['checks_tip']!r}, dag=dag) as checks:")
+            block.append(f"with TaskGroup('checks', tooltip={t['checks_tip']!r}, parent_group=load_group, dag=dag) as checks:")
             for c in p.checks:
                 kw = {
                     "task_id": repr(c.name),

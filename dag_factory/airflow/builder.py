@@ -109,7 +109,9 @@ def build_dag(p: Pipeline) -> DAG:
                     dag=dag,
                 )
                 sensor >> extract
-    with TaskGroup("load", tooltip=f"stage, then publish into {p.target.table}", dag=dag):
+    # checks nest inside `load` (load.stage -> load.checks.* -> load.publish): a sibling
+    # `checks` group between two `load` tasks makes the UI's group sort see a cycle.
+    with TaskGroup("load", tooltip=f"stage, check, then publish into {p.target.table}", dag=dag) as load_group:
         stage = StageOperator(
             task_id="stage",
             task_display_name="Stage (write)" + (" in the warehouse" if p.in_warehouse else " from the lake"),
@@ -117,6 +119,21 @@ def build_dag(p: Pipeline) -> DAG:
             pipeline=p,
             dag=dag,
         )
+        checks = None
+        if p.checks:
+            with TaskGroup(
+                "checks", tooltip="data-quality checks on the staged rows", parent_group=load_group, dag=dag
+            ) as checks:
+                for c in p.checks:
+                    CheckOperator(
+                        task_id=c.name,
+                        task_display_name=f"Check {c.describe()}"[:100],
+                        doc_md=f"Fails the run (and publishes nothing) unless: {c.describe()}.",
+                        check_name=c.name,
+                        pipeline=p,
+                        retries=0,
+                        dag=dag,
+                    )
         publish = PublishOperator(
             task_id="publish",
             task_display_name=f"Publish {p.target.table} ({p.load.mode})",
@@ -126,23 +143,12 @@ def build_dag(p: Pipeline) -> DAG:
             on_success_callback=[PipelineNotifier(p.name, "success", p.alerts.on_success)] if p.alerts.on_success else None,
             dag=dag,
         )
+        if checks is not None:
+            stage >> checks >> publish
+        else:
+            stage >> publish
     if extract is not None:
         extract >> stage
-    if p.checks:
-        with TaskGroup("checks", tooltip="data-quality checks on the staged rows", dag=dag) as checks:
-            for c in p.checks:
-                CheckOperator(
-                    task_id=c.name,
-                    task_display_name=f"Check {c.describe()}"[:100],
-                    doc_md=f"Fails the run (and publishes nothing) unless: {c.describe()}.",
-                    check_name=c.name,
-                    pipeline=p,
-                    retries=0,
-                    dag=dag,
-                )
-        stage >> checks >> publish
-    else:
-        stage >> publish
     dag.validate()
     dag.check_cycle()
     return dag

@@ -168,7 +168,7 @@ def pipeline_page(p: Pipeline, pipelines: dict[str, Pipeline], root: Path) -> st
     lines += [f"1. `{t}`" for t in task_ids(p)]
     if p.checks:
         lines += ["", "## Checks", "", "On the staged rows, before publishing; a failing check publishes nothing.", ""]
-        lines += [f"- `checks.{c.name}`: {_cell(c.describe())}" for c in p.checks]
+        lines += [f"- `load.checks.{c.name}`: {_cell(c.describe())}" for c in p.checks]
     if any(v != "none" for v in alerts.values()):
         lines += ["", "## Alerts", ""] + [f"- {k}: {_cell(v)}" for k, v in alerts.items() if v != "none"]
     lines += ["", "## Dependencies", ""]

@@ -95,7 +95,7 @@ def task_ids(p: Pipeline) -> list[str]:
         if getattr(p.source, "wait", None) is not None:  # a file source that waits for late files
             ids.append("extract.wait_for_files")
         ids.append("extract.to_lake")
-    return [*ids, "load.stage", *(f"checks.{c.name}" for c in p.checks), "load.publish"]
+    return [*ids, "load.stage", *(f"load.checks.{c.name}" for c in p.checks), "load.publish"]
 
 
 def dag_tags(p: Pipeline) -> list[str]:
@@ -120,7 +120,7 @@ def alert_facts(p: Pipeline) -> dict[str, str]:
 
 
 def check_facts(p: Pipeline) -> dict[str, str]:
-    return {f"checks.{c.name}": c.describe() + (f" [{' '.join(c.sql.split())}]" if c.sql else "") for c in p.checks}
+    return {f"load.checks.{c.name}": c.describe() + (f" [{' '.join(c.sql.split())}]" if c.sql else "") for c in p.checks}
 
 
 _HANDLED = {

@@ -65,10 +65,15 @@ def run_command(name: str, day: str, env: str | None, pipelines: str | None) -> 
         for check in result.checks:
             print(f"  {check.message()}")
         assert result.loaded is not None
-        print(f"  publish: {pipeline.target.table}: {result.loaded.inserted:,} rows inserted, {result.loaded.deleted:,} replaced/deleted")
+        print(
+            f"  publish: {pipeline.target.table}: {result.loaded.inserted:,} rows inserted, {result.loaded.deleted:,} replaced/deleted"
+        )
         print(f"done in {time.monotonic() - started:.1f}s")
     except CheckFailed as failed:
-        print(f"dag-factory run: {pipeline.name}: {failed}\nnothing was published; {pipeline.target.table} is unchanged", file=sys.stderr)
+        print(
+            f"dag-factory run: {pipeline.name}: {failed}\nnothing was published; {pipeline.target.table} is unchanged",
+            file=sys.stderr,
+        )
         return 1
     except DagFactoryError as exc:
         print(f"dag-factory run: {pipeline.name}: {exc}", file=sys.stderr)

@@ -46,6 +46,6 @@ def task_lines(p: Pipeline) -> list[str]:
         lines.append(f"extract.to_lake   {what} -> {lake}")
     where = "inside the warehouse" if p.in_warehouse else "from the lake"
     lines.append(f"load.stage        -> staging table beside {p.target.table} ({where})")
-    lines += [f"checks.{c.name:<11}{c.describe()}" for c in p.checks]
+    lines += [f"load.checks.{c.name:<11}{c.describe()}" for c in p.checks]
     lines.append(f"load.publish      -> {p.target.conn_id}.{p.target.table} ({p.load.mode})")
     return lines

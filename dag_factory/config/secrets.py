@@ -34,13 +34,47 @@ ADVICE = "credentials belong in an Airflow connection"
 HINT = "put the value in an Airflow connection (or a secrets backend) and refer to it by conn_id"
 
 # key words (after splitting on _ - . and camelCase) that name a credential
-_SECRET_WORDS = {"password", "passwd", "passphrase", "pwd", "secret", "secrets", "token", "tokens", "apikey", "credential",
-                 "credentials", "authorization", "bearer", "privatekey", "accesskey", "secretkey", "sessionkey",
-                 "signingkey", "clientsecret", "webhookurl", "dsn", "connstr", "connectionstring"}
+_SECRET_WORDS = {
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "secret",
+    "secrets",
+    "token",
+    "tokens",
+    "apikey",
+    "credential",
+    "credentials",
+    "authorization",
+    "bearer",
+    "privatekey",
+    "accesskey",
+    "secretkey",
+    "sessionkey",
+    "signingkey",
+    "clientsecret",
+    "webhookurl",
+    "dsn",
+    "connstr",
+    "connectionstring",
+}
 # two adjacent words that together name a credential (api_key, access_key, private_key, ...)
-_SECRET_PAIRS = {("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"), ("session", "key"),
-                 ("signing", "key"), ("client", "secret"), ("auth", "token"), ("conn", "str"), ("connection", "string"),
-                 ("webhook", "url"), ("master", "key"), ("encryption", "key")}
+_SECRET_PAIRS = {
+    ("api", "key"),
+    ("access", "key"),
+    ("secret", "key"),
+    ("private", "key"),
+    ("session", "key"),
+    ("signing", "key"),
+    ("client", "secret"),
+    ("auth", "token"),
+    ("conn", "str"),
+    ("connection", "string"),
+    ("webhook", "url"),
+    ("master", "key"),
+    ("encryption", "key"),
+}
 # suffixes that name where a secret lives, not the secret
 _REFERENCE_SUFFIXES = ("conn_id", "_conn", "_file", "_path", "_env", "_var", "_name", "_id")
 
@@ -107,8 +141,9 @@ def mask(text: str) -> str:
     text = _URI_QUERY_CRED.sub(lambda m: f"{m.group(1)}{m.group(2)}=***", text)
     for _, pattern, keep in _PATTERNS:
         text = pattern.sub(lambda m, k=keep: m.group(0) if k < 0 else m.group(0)[:k] + "***", text)
-    text = re.sub(r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----.*?(-----END \1-----|\Z)",
-                  r"-----BEGIN \1----- *** \2", text, flags=re.S)
+    text = re.sub(
+        r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----.*?(-----END \1-----|\Z)", r"-----BEGIN \1----- *** \2", text, flags=re.S
+    )
     return re.sub(r"\S{%d,}" % _MIN_ENTROPY_LEN, lambda m: "***" if _random_looking(m.group(0)) else m.group(0), text)
 
 

@@ -131,7 +131,9 @@ class LocalLake:
             nonlocal files
             name = folder / f"part-{files:05d}.parquet"
             files += 1
-            return pq.ParquetWriter(name, schema, compression="snappy")  # what every engine reads (Redshift COPY, Athena); ~2x faster than zstd
+            return pq.ParquetWriter(
+                name, schema, compression="snappy"
+            )  # what every engine reads (Redshift COPY, Athena); ~2x faster than zstd
 
         def close(w: pq.ParquetWriter) -> None:
             w.close()

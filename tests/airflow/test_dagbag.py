@@ -36,7 +36,7 @@ def test_incremental_dag_shape(monkeypatch):
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     assert dag.timetable.expression == "0 3 * * *" and str(dag.timetable.timezone) == "UTC"
     checks = {
-        f"checks.{name}"
+        f"load.checks.{name}"
         for name in ("row_count", "not_null", "unique", "accepted_values_status", "freshness_updated_at", "sql_1")
     }
     assert {t.task_id for t in dag.tasks} == {"extract.to_lake", "load.stage", "load.publish"} | checks
@@ -45,7 +45,7 @@ def test_incremental_dag_shape(monkeypatch):
         assert dag.get_task(check).upstream_task_ids == {"load.stage"} and dag.get_task(check).retries == 0
     assert dag.get_task("load.publish").upstream_task_ids == checks
     assert [o.name for o in dag.get_task("load.publish").outlets] == ["shop_orders"]
-    assert {g for g in dag.task_group.children} == {"extract", "load", "checks"}
+    assert {g for g in dag.task_group.children} == {"extract", "load"}
     assert {"incremental", "source:shop_db", "target:warehouse", "sales"} <= set(dag.tags)
     assert dag.owner == "data-eng"
     load = dag.get_task("load.publish")

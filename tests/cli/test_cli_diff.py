@@ -102,10 +102,10 @@ def test_each_kind_of_change_is_named(repo, capsys):
     assert changed["shop_customers"][0] == "load type: snapshot -> full_refresh"
     assert "dropping the snapshot history" in changed["shop_customers"][1]
     assert changed["daily_sales_report"] == [
-        "tasks: added checks.unique; removed checks.not_null",
-        "check changed: checks.row_count: row count >= 1 -> row count >= 5",
-        "check added: checks.unique: unique: order_date",
-        "check removed: checks.not_null: not null: order_date, city",
+        "tasks: added load.checks.unique; removed load.checks.not_null",
+        "check changed: load.checks.row_count: row count >= 1 -> row count >= 5",
+        "check added: load.checks.unique: unique: order_date",
+        "check removed: load.checks.not_null: not null: order_date, city",
     ]
     invalid = {path: (status, error) for path, status, error in report.invalid}
     assert invalid["pipelines/typo.yaml"][0] == "added, invalid"

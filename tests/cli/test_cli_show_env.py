@@ -59,7 +59,7 @@ def test_show_shop_orders_prod():
     assert tasks[0].split() == ["extract.to_lake", "shop_db.orders", "->", "lake", "s3_lake:raw/shop/orders"]
     assert tasks[1].startswith("  load.stage ")
     assert tasks[-1].split() == ["load.publish", "->", "redshift.analytics.orders", "(incremental)"]
-    assert len([t for t in tasks if t.strip().startswith("checks.")]) == 6
+    assert len([t for t in tasks if t.strip().startswith("load.checks.")]) == 6
 
 
 def test_show_local_is_unchanged():

@@ -192,7 +192,7 @@ def test_mwaa_layout_builds_the_same_dags_as_the_repository(wheel_venv, bundle, 
             assert value == repo["dags"][dag_id][key], (dag_id, key)
     orders = mwaa["dags"]["shop_orders"]
     assert orders["cron"] == "0 3 * * *" and orders["timetable"] == "CronDataIntervalTimetable"
-    assert "extract.to_lake" in orders["tasks"] and "checks.unique" in orders["tasks"]
+    assert "extract.to_lake" in orders["tasks"] and "load.checks.unique" in orders["tasks"]
     prod = load_pipelines(REPO / "pipelines", "prod").pipelines["shop_orders"]
     assert orders["retries"] == sorted({0, prod.retries})  # prod's settings, not local's (checks keep 0 retries)
     assert f"target:{prod.target.conn_id}" in orders["tags"]

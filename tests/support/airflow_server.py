@@ -10,6 +10,7 @@ the end of the standalone log. The process group is stopped even when start-up f
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 import urllib.error
@@ -28,7 +29,9 @@ TERMINAL_RUN_STATES = {"success", "failed"}
 
 
 class ApiError(AssertionError):
-    pass
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -58,8 +61,20 @@ class AirflowServer:
             with urllib.request.urlopen(req, timeout=timeout) as response:
                 text = response.read().decode()
         except urllib.error.HTTPError as exc:
-            raise ApiError(f"{method} {path} -> HTTP {exc.code}: {exc.read().decode(errors='replace')[:2000]}") from None
+            raise ApiError(
+                exc.code, f"{method} {path} -> HTTP {exc.code}: {self._explain(exc.read().decode(errors='replace'))}"
+            ) from None
         return json.loads(text) if text else None
+
+    def _explain(self, body: str) -> str:
+        """An api-server 500 names an error ID; add the log lines around it."""
+        found = re.search(r"look for ID (\w+)", body)
+        if not found:
+            return body[:2000]
+        lines = ui.log_tail(self.log_path, 5000).splitlines()
+        hits = [i for i, line in enumerate(lines) if found.group(1) in line]
+        context = "\n".join(line[:400] for line in lines[max(0, hits[0] - 5) : hits[0] + 40]) if hits else "(not in the log)"
+        return f"{body[:1000]}\n--- api-server log around {found.group(1)}:\n{context}"
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params or None)
@@ -86,9 +101,22 @@ class AirflowServer:
     def import_errors(self) -> list[dict]:
         return self.get("/api/v2/importErrors")["import_errors"]
 
-    def trigger(self, dag_id: str, run_id: str, logical_date: str | None) -> dict:
+    def trigger(self, dag_id: str, run_id: str, logical_date: str | None, attempts: int = 5) -> dict:
+        """POST a DAG run. SQLite (standalone's metadata DB) can be busy under load and
+        the api-server then answers 500: retry a few times; a 409 after such a retry
+        means the earlier attempt did create the run."""
         body = {"dag_run_id": run_id, "logical_date": logical_date, "conf": {}}
-        return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
+            except ApiError as exc:
+                if exc.status == 409 and attempt > 1:
+                    return self.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+                if exc.status < 500 or attempt == attempts:
+                    raise
+                print(f"trigger {dag_id}/{run_id}: attempt {attempt} failed, retrying: {str(exc)[:300]}")
+                time.sleep(3 * attempt)
+        raise AssertionError("unreachable")
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> dict:
         def probe():
