@@ -84,10 +84,11 @@ def discover(root: Path) -> list[Path]:
 
 
 def display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    """The path as a user would type it: relative to the working directory when inside it.
+    (String operations only: resolving symlinks per file cost a tenth of a millisecond.)"""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute, os.getcwd())
+    return absolute if relative.startswith("..") else relative
 
 
 class _DefaultsCache:
