@@ -67,6 +67,9 @@ class DuckDBWarehouse(Warehouse):
             self._release()
             raise EngineError(f"cannot open DuckDB connection {conn}: {e}") from e
         self.db.execute("SET TimeZone = 'UTC'")
+        # stream big INSERT ... SELECTs instead of buffering them to keep their order (row order
+        # in a table carries no meaning); keeps memory flat as tables grow
+        self.db.execute("SET preserve_insertion_order = false")
         self.conn = conn
 
     def close(self) -> None:
