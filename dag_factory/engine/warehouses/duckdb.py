@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,6 +58,9 @@ class DuckDBWarehouse(Warehouse):
     def __init__(self, conn: ConnInfo) -> None:
         if not conn.host:
             raise ConnectionConfigError(f"connection {conn}: DuckDB needs the database file path in 'host'")
+        limit = conn.extra.get("memory_limit")
+        if limit and not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(limit)):
+            raise ConnectionConfigError(f"connection {conn}: memory_limit {limit!r} must look like '512MB' or '2GB'")
         self._lock = None
         if conn.host != ":memory:":
             Path(conn.host).parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +74,10 @@ class DuckDBWarehouse(Warehouse):
         # stream big INSERT ... SELECTs instead of buffering them to keep their order (row order
         # in a table carries no meaning); keeps memory flat as tables grow
         self.db.execute("SET preserve_insertion_order = false")
+        # DuckDB caches table pages up to memory_limit (default 80% of RAM), so a worker's RSS
+        # grows with the table loaded; a connection extra {"memory_limit": "1GB"} caps it.
+        if limit:
+            self.db.execute(f"SET memory_limit = '{limit}'")
         self.conn = conn
 
     def close(self) -> None:
