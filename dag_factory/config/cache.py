@@ -28,6 +28,8 @@ from typing import Any
 from dag_factory import __version__
 
 FORMAT = 1
+# bump when a check is added or changed, so configs cached before it are checked again
+RULES = 2
 
 
 @lru_cache(maxsize=1)
@@ -35,7 +37,7 @@ def _salt() -> bytes:
     from dag_factory.config.validate import schema_path
 
     schema = hashlib.sha256(schema_path().read_bytes()).hexdigest()
-    return f"{FORMAT}:{__version__}:{schema}".encode()
+    return f"{FORMAT}:{RULES}:{__version__}:{schema}".encode()
 
 
 class ConfigCache:

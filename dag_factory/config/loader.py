@@ -271,6 +271,12 @@ def load_pipelines(
         except ConfigError as exc:
             result.errors.append(FileError(path, exc))
             continue
+        except Exception as exc:  # a bug in a check must cost one file, never every DAG of generate.py
+            problem = Problem(
+                display_path(path), 1, 1, f"internal error while checking this file: {type(exc).__name__}: {exc}"[:500]
+            )
+            result.errors.append(FileError(path, ConfigError([problem])))
+            continue
         if pipeline.name in result.pipelines:
             first = result.pipelines[pipeline.name].path
             problem = _at(pipeline_marks, ("name", VALUE), f"pipeline name {pipeline.name!r} is already used by {first}", "name")

@@ -51,7 +51,7 @@ def cron_problem(schedule: str) -> str | None:
 def timezone_problem(name: str) -> str | None:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'America' is a folder of zones, 300 chars too long a path
         return f"unknown timezone {name!r} (use an IANA name such as 'Europe/Berlin' or 'UTC')"
     return None
 

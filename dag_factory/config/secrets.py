@@ -25,6 +25,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from dag_factory.config.yaml_loader import VALUE, KeyPath, Mark, nearest_mark
@@ -104,6 +105,7 @@ def _words(key: str) -> list[str]:
     return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
 
 
+@lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """True for a key that names a credential (password, api_key, clientSecret, X-Api-Token, ...)."""
     lowered = key.lower()
@@ -144,11 +146,17 @@ def mask(text: str) -> str:
     text = re.sub(
         r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----.*?(-----END \1-----|\Z)", r"-----BEGIN \1----- *** \2", text, flags=re.S
     )
-    return re.sub(r"\S{%d,}" % _MIN_ENTROPY_LEN, lambda m: "***" if _random_looking(m.group(0)) else m.group(0), text)
+    return re.sub(rf"\S{{{_MIN_ENTROPY_LEN},}}", lambda m: "***" if _random_looking(m.group(0)) else m.group(0), text)
+
+
+# one cheap search first: most values contain none of the patterns' anchors
+_MAYBE = re.compile(r"://|-----BEGIN|\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|xox|gh[pousr]_|github_pat_|AIza|eyJ)")
 
 
 def find_secret(text: str, free_text: bool = False) -> str | None:
     """What kind of credential `text` contains ('a URI with a password', ...), or None."""
+    if not _MAYBE.search(text):
+        return None if free_text else ("a long random-looking string" if _random_looking(text) else None)
     if _URI_CREDS.search(text):
         return "a URI with a password"
     if _URI_QUERY_CRED.search(text):
@@ -188,6 +196,8 @@ def secret_problems(data: Any, marks: dict[KeyPath, Mark], display: str) -> list
     if isinstance(data, dict) and "environments" in data:  # first, so an override reports the same key path in every env
         data = {"environments": data["environments"], **{k: v for k, v in data.items() if k != "environments"}}
     for path, text, is_key, free_text in _walk(data, (), False):
+        if len(out) >= 50:  # enough to act on; a generated file could otherwise report 100,000
+            break
         dotted = ".".join(str(p) for p in path)
         if is_key and is_secret_key(text):
             m = nearest_mark(marks, path) or Mark(display, 1, 1)

@@ -112,7 +112,7 @@ def _template_problem(text: str) -> str | None:
 
 def _source_problems(source: dict[str, Any], add: Any) -> None:
     kind = source.get("type")
-    if kind not in _SOURCE_KEYS:
+    if not isinstance(kind, str) or kind not in _SOURCE_KEYS:  # `type: []` is unhashable
         return  # the schema reports an unknown type
     for other, keys in _SOURCE_KEYS.items():
         for key in keys:

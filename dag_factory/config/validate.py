@@ -17,6 +17,8 @@ from dag_factory.errors import Problem
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "pipeline.schema.json"
 _PACKAGED_SCHEMA = Path(__file__).resolve().parent / "pipeline.schema.json"
 
+MAX_PROBLEMS = 50  # per file and check; more are summarized in one line
+
 _TYPE_NAMES = {
     "string": "a string",
     "integer": "an integer",
@@ -98,7 +100,7 @@ def _describe(value: Any) -> str:
 def _unknown_keys(error: ValidationError) -> list[tuple[str, str, KeyPath]]:
     path: KeyPath = tuple(error.absolute_path)
     known = _subschema_properties(error)
-    extra = [k for k in error.instance if k not in known] if isinstance(error.instance, dict) else []
+    extra = [k for k in error.instance if k not in known][: MAX_PROBLEMS + 1] if isinstance(error.instance, dict) else []
     out = []
     for key in extra:
         close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
@@ -162,7 +164,7 @@ def _explain(error: ValidationError) -> tuple[str, str, KeyPath]:
         return f"{_describe(error.instance)} is not a valid {error.validator_value} (YYYY-MM-DD)", "", path
     if v == "not" and list(error.absolute_path)[-1:] == ["path"]:
         return f"{_describe(error.instance)} must not contain '..'", "", path
-    return error.message, "", path
+    return (error.message if len(error.message) <= 300 else error.message[:297] + "..."), "", path
 
 
 def schema_problems(data: Any, marks: dict[KeyPath, Mark], default_file: str) -> list[Problem]:
@@ -176,4 +178,9 @@ def schema_problems(data: Any, marks: dict[KeyPath, Mark], default_file: str) ->
             mark = nearest_mark(marks, path) or Mark(default_file, 1, 1)
             dotted = ".".join(str(p) for p in path if p != VALUE)
             problems.append(Problem(mark.file, mark.line, mark.column, message, dotted, hint))
+        if len(problems) > MAX_PROBLEMS:  # a file with 100,000 wrong values: stop early, stay fast
+            problems = sorted(problems, key=lambda p: (p.file, p.line, p.column))[:MAX_PROBLEMS]
+            last = problems[-1]
+            problems.append(Problem(last.file, last.line, last.column, f"more than {MAX_PROBLEMS} problems; fix these first"))
+            return problems
     return sorted(problems, key=lambda p: (p.file, p.line, p.column))

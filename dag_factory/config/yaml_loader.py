@@ -26,6 +26,7 @@ except AttributeError:  # pragma: no cover - pure-Python PyYAML build
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
+MAX_PROBLEMS = 50  # reported per file; the rest are summarized in one line
 MAX_CHARS = 2_000_000  # text of all scalars after alias expansion: an alias to a big string counts every time
 
 _STR = "tag:yaml.org,2002:str"
@@ -187,7 +188,12 @@ def load_text(text: str, file: str) -> LocatedDoc:
         m = builder.mark(big.node)
         raise ConfigError([Problem(file, m.line, m.column, big.message)]) from None
     if builder.problems:
-        raise ConfigError(builder.problems)
+        shown = builder.problems[:MAX_PROBLEMS]
+        if len(builder.problems) > MAX_PROBLEMS:  # 100,000 bad tags: report 50, not 100,000
+            last = shown[-1]
+            more = len(builder.problems) - MAX_PROBLEMS
+            shown.append(Problem(file, last.line, last.column, f"{more} more problems like these not shown; fix these first"))
+        raise ConfigError(shown)
     return LocatedDoc(data, builder.marks, file, lines)
 
 

@@ -73,7 +73,7 @@ def render_sql(
     context.update(raw or {})
     try:
         text = _env().from_string(template).render(context)
-    except (TemplateError, TypeError, ValueError) as exc:
+    except (TemplateError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: the sandbox's range() limit
         available = ", ".join(sorted([*values, *(raw or {})]))
         raise EngineError(f"SQL template error: {exc} (available: {available})") from None
     params: list[object] = []

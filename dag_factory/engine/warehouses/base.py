@@ -76,6 +76,14 @@ class Warehouse(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _serialize(self, name: str) -> None:  # noqa: B027 - a hook, empty by default
+        """Inside a transaction: wait until no other loader holds `name` (a table or schema),
+        so two runs at once act as one after the other. Default: nothing, for warehouses whose
+        writers queue anyway (DuckDB's file lock); PostgreSQL takes an advisory lock."""
+
+    def _create_schema(self, schema_name: str) -> None:
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema_name)}")
+
     # -- shared logic -------------------------------------------------------
     def _table_sql(self, schema: str | None, table: str) -> str:
         return f"{quote_ident(schema or self.default_schema)}.{quote_ident(table)}"
@@ -136,7 +144,7 @@ class Warehouse(ABC):
     def _fresh_stage(self, target_table: str, interval: Interval) -> tuple[str | None, str, str]:
         schema_name, name, stage_sql = self.staging_table(target_table, interval)
         if schema_name:
-            self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema_name)}")
+            self._create_schema(schema_name)
         self.execute(f"DROP TABLE IF EXISTS {stage_sql}")
         return schema_name, name, stage_sql
 
@@ -188,11 +196,14 @@ class Warehouse(ABC):
         if load.mode == "snapshot":
             expected.append((SNAPSHOT_COLUMN, self.date_type))
             create = f"CREATE TABLE {target_sql} AS SELECT {col_list}, CAST(NULL AS DATE) AS {quote_ident(SNAPSHOT_COLUMN)} FROM {stage_sql} LIMIT 0"
-        existing = self.columns(schema_name, table)
-        if existing is not None:
-            self._check_columns(f"{schema_name or self.default_schema}.{table}", existing, expected)
         p = self.placeholder
         with self.transaction():
+            # one publish per target at a time, and the target looked up under that lock: two
+            # runs at once (max_active_runs > 1) must not both create it or interleave
+            self._serialize(f"table {target_sql}")
+            existing = self.columns(schema_name, table)
+            if existing is not None:
+                self._check_columns(f"{schema_name or self.default_schema}.{table}", existing, expected)
             if existing is None:
                 self.execute(create)
             if load.mode == "snapshot":
@@ -239,6 +250,7 @@ class Warehouse(ABC):
         old = f"_dagf_old_{_token()}"
         deleted = 0
         with self.transaction():
+            self._serialize(f"table {target_sql}")
             if self.columns(schema_name, table) is not None:
                 deleted = self.count(target_sql)
                 self.execute(f"ALTER TABLE {target_sql} RENAME TO {quote_ident(old)}")

@@ -74,6 +74,16 @@ class PostgresWarehouse(Warehouse):
             raise EngineError(f"PostgreSQL {self.conn}: {e}") from e
         return cur.rowcount
 
+    def _serialize(self, name: str) -> None:
+        # held until the transaction ends; concurrent publishes of one target queue here
+        self.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"dag_factory {name}"])
+
+    def _create_schema(self, schema_name: str) -> None:
+        # two first loads at once: IF NOT EXISTS alone can still fail on pg_namespace's unique index
+        with self.transaction():
+            self._serialize(f"schema {schema_name}")
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema_name)}")
+
     @staticmethod
     def escape_literal(sql_text: str) -> str:
         return sql_text.replace("%", "%%")
