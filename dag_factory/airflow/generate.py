@@ -39,11 +39,11 @@ def generate_dags(namespace: dict[str, Any], pipelines_dir: str | None = None) -
     if not root.is_dir():
         log.warning("dag_factory: pipelines folder %s does not exist; no DAGs generated", root)
         return
-    paths = None
+    files = discover(root)  # walked once: the worker's selection and the `after:` checks share it
     wanted = get_parsing_context().dag_id
-    if wanted:  # a worker running one task: build just that DAG (name == file stem)
-        paths = [p for p in discover(root) if p.stem == wanted] or None
-    result = load_pipelines(root, paths=paths, cache=ConfigCache.default())
+    # a worker running one task builds just that DAG (name == file stem)
+    paths = [p for p in files if p.stem == wanted] if wanted else None
+    result = load_pipelines(root, paths=paths or files, cache=ConfigCache.default(), known_stems={p.stem for p in files})
     dags: dict[str, Any] = {}
     errors = list(result.errors)
     for name, pipeline in result.pipelines.items():

@@ -6,7 +6,6 @@ stops the others from loading.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dag_factory.config.cache import ConfigCache
+from dag_factory.config.crossfile import at_mark, cross_file_problems
 from dag_factory.config.merge import merge_layers
 from dag_factory.config.model import (
     AlertChannel,
@@ -257,6 +257,7 @@ def load_pipelines(
     all_envs: bool = False,
     cross_check: bool = True,
     cache: ConfigCache | None = None,
+    known_stems: set[str] | None = None,
 ) -> LoadResult:
     """Load every pipeline under `root` (or just `paths`), then check what spans files:
     unique names, unique targets, `after:` names that exist and form no cycle.
@@ -265,7 +266,8 @@ def load_pipelines(
     result = LoadResult()
     defaults = _DefaultsCache()
     marks: dict[str, dict] = {}
-    for path in paths if paths is not None else discover(root):
+    files = discover(root) if paths is None else paths
+    for path in files:
         try:
             pipeline, pipeline_marks = _load_one(path, root, env, defaults, all_envs, cache)
         except ConfigError as exc:
@@ -279,76 +281,23 @@ def load_pipelines(
             continue
         if pipeline.name in result.pipelines:
             first = result.pipelines[pipeline.name].path
-            problem = _at(pipeline_marks, ("name", VALUE), f"pipeline name {pipeline.name!r} is already used by {first}", "name")
+            problem = at_mark(
+                pipeline_marks, ("name", VALUE), f"pipeline name {pipeline.name!r} is already used by {first}", "name"
+            )
             result.errors.append(FileError(path, ConfigError([problem])))
             continue
         result.pipelines[pipeline.name] = pipeline
         marks[pipeline.name] = pipeline_marks
     if cross_check:
-        known = {p.stem for p in discover(root)} if root.is_dir() else set(result.pipelines)
-        for name, problems in _cross_file_problems(result.pipelines, marks, known).items():
+        if known_stems is None:  # every pipeline file's stem: `after:` may name a file that failed to load
+            known_stems = (
+                {p.stem for p in (files if paths is None else discover(root))} if root.is_dir() else set(result.pipelines)
+            )
+        known = known_stems
+        for name, problems in cross_file_problems(result.pipelines, marks, known).items():
             result.errors.append(FileError(Path(result.pipelines[name].path), ConfigError(problems)))
             del result.pipelines[name]
     return result
-
-
-def _at(marks: dict, path: tuple, message: str, key: str) -> Problem:
-    m = marks.get(path) or marks.get(path[:-1]) or Mark("?", 1, 1)
-    return Problem(m.file, m.line, m.column, message, key)
-
-
-def _cross_file_problems(pipelines: dict[str, Pipeline], marks: dict[str, dict], known: set[str]) -> dict[str, list[Problem]]:
-    out: dict[str, list[Problem]] = {}
-    targets: dict[tuple[str, str], str] = {}
-    for name, p in pipelines.items():
-        for i, upstream in enumerate(p.after):
-            if upstream not in known:
-                close = difflib.get_close_matches(upstream, sorted(known), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else ""
-                problem = _at(
-                    marks[name], ("schedule", "after", i, VALUE), f"after: no pipeline named {upstream!r}", "schedule.after"
-                )
-                out.setdefault(name, []).append(replace(problem, hint=hint))
-        key = (p.target.conn_id, p.target.table.lower())
-        if key in targets:
-            message = f"target {p.target.conn_id}:{p.target.table} is already loaded by pipeline {targets[key]!r}; one table, one pipeline"
-            out.setdefault(name, []).append(_at(marks[name], ("target", "table", VALUE), message, "target.table"))
-        else:
-            targets[key] = name
-    for cycle in _cycles({n: [u for u in p.after if u in pipelines] for n, p in pipelines.items()}):
-        chain = " -> ".join([*cycle, cycle[0]])
-        for name in cycle:
-            out.setdefault(name, []).append(
-                _at(marks[name], ("schedule", "after", VALUE), f"after: dependencies form a cycle: {chain}", "schedule.after")
-            )
-    return out
-
-
-def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Every distinct cycle's members, found by DFS (graphs here are small)."""
-    found: list[list[str]] = []
-    seen_sets: set[frozenset[str]] = set()
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, []):
-            if state.get(nxt) == 1:
-                cycle = stack[stack.index(nxt) :]
-                if frozenset(cycle) not in seen_sets:
-                    seen_sets.add(frozenset(cycle))
-                    found.append(cycle)
-            elif state.get(nxt) is None:
-                visit(nxt)
-        stack.pop()
-        state[node] = 2
-
-    for node in sorted(graph):
-        if node not in state:
-            visit(node)
-    return found
 
 
 def parse_duration(text: str) -> timedelta:
