@@ -54,26 +54,16 @@ from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import quote_ident, split_table, validate_identifier
 from dag_factory.engine.lake_s3 import S3Partition
 from dag_factory.engine.warehouses.base import LoadResult, Warehouse
+from dag_factory.engine.warehouses.postgres import _SIMPLE as PG_SIMPLE
 from dag_factory.errors import ConnectionConfigError, EngineError
 
+# PostgreSQL's mapping, where Redshift's dialect differs (its TEXT is VARCHAR(256): too short)
 _SIMPLE = {
-    pa.int8(): "SMALLINT",
-    pa.int16(): "SMALLINT",
-    pa.int32(): "INTEGER",
-    pa.int64(): "BIGINT",
-    pa.uint8(): "SMALLINT",
-    pa.uint16(): "INTEGER",
-    pa.uint32(): "BIGINT",
-    pa.uint64(): "NUMERIC(20,0)",
-    pa.float32(): "REAL",
-    pa.float64(): "DOUBLE PRECISION",
-    pa.bool_(): "BOOLEAN",
-    pa.string(): "VARCHAR(65535)",  # Redshift's TEXT is VARCHAR(256): too short
+    **PG_SIMPLE,
+    pa.string(): "VARCHAR(65535)",
     pa.large_string(): "VARCHAR(65535)",
     pa.binary(): "VARBYTE(1024000)",
     pa.large_binary(): "VARBYTE(1024000)",
-    pa.date32(): "DATE",
-    pa.time64("us"): "TIME",
     pa.null(): "VARCHAR(65535)",
 }
 
