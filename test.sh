@@ -6,5 +6,6 @@ cd "$(dirname "$0")"
 scripts/setup.sh
 scripts/postgres.sh
 scripts/mariadb.sh
+scripts/redis.sh
 scripts/chromium.sh
 exec .venv/bin/python -m pytest "$@"
