@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -137,12 +137,17 @@ def _random_looking(text: str) -> bool:
     return _entropy(text) >= 4.2
 
 
+def _masker(keep: int) -> Callable[[re.Match[str]], str]:
+    """Replacement keeping the first `keep` characters of a match (negative: the whole match)."""
+    return lambda m: m.group(0) if keep < 0 else m.group(0)[:keep] + "***"
+
+
 def mask(text: str) -> str:
     """`text` with every credential in it replaced by '***' (what error messages may show)."""
     text = _URI_CREDS.sub(lambda m: f"{m.group(1)}://{m.group(2)}:***@{m.group(4)}", text)
     text = _URI_QUERY_CRED.sub(lambda m: f"{m.group(1)}{m.group(2)}=***", text)
     for _, pattern, keep in _PATTERNS:
-        text = pattern.sub(lambda m, k=keep: m.group(0) if k < 0 else m.group(0)[:k] + "***", text)
+        text = pattern.sub(_masker(keep), text)
     text = re.sub(
         r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----.*?(-----END \1-----|\Z)", r"-----BEGIN \1----- *** \2", text, flags=re.S
     )

@@ -6,6 +6,8 @@ both sides and the password never ends up in a message.
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 from dag_factory.engine.connections import ConnInfo
@@ -18,7 +20,7 @@ def connect_postgres(conn: ConnInfo, autocommit: bool = True) -> psycopg.Connect
     """Connect with TimeZone=UTC and DateStyle=ISO so text values parse unambiguously."""
     if not conn.host:
         raise ConnectionConfigError(f"connection {conn}: PostgreSQL needs a host")
-    kwargs: dict[str, object] = {
+    kwargs: dict[str, Any] = {  # libpq keywords of mixed types; psycopg checks them
         "host": conn.host,
         "port": conn.port or 5432,
         "user": conn.login,
