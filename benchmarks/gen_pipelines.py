@@ -158,7 +158,7 @@ def _texts(p) -> dict[str, str]:
 
 def _dag_args(p, callback: str | None) -> str:
     """The DAG(...) keyword arguments build_dag passes, as literal Python."""
-    from dag_factory.airflow.builder import tags_for
+    from dag_factory.config.describe import dag_tags as tags_for
     from dag_factory.airflow.docs import doc_md
     from dag_factory.config.schedules import cron_of
 
@@ -273,7 +273,7 @@ def write_dagfactory(out: Path, pipelines) -> None:
     """dag-factory 1.1.0's own YAML for the same DAGs: one file per DAG, a defaults.yml for what our
     _defaults.yaml holds, `__type__` objects for the timetable and timedeltas (dag-factory's idiom),
     task groups, EmptyOperator tasks, the failure callback by import path, outlets by URI."""
-    from dag_factory.airflow.builder import tags_for
+    from dag_factory.config.describe import dag_tags as tags_for
     from dag_factory.config.schedules import cron_of
 
     root = out / "pipelines"

@@ -40,7 +40,7 @@ STAGES = [
     ("    build_pipeline", "dag_factory/config/loader.py", "build_pipeline"),
     ("  build_dag total", "dag_factory/airflow/builder.py", "build_dag"),
     ("    doc_md", "dag_factory/airflow/docs.py", "doc_md"),
-    ("      schedule_in_words (cron_descriptor)", "dag_factory/airflow/docs.py", "schedule_in_words"),
+    ("      schedule_in_words (cron_descriptor)", "dag_factory/config/describe.py", "schedule_in_words"),
     ("    DAG.__init__ (airflow)", "<attrs generated methods airflow.sdk.definitions.dag.DAG>", "__init__"),
     ("    operators' __init__ (airflow BaseOperator.apply_defaults)", "airflow/sdk/bases/operator.py", "apply_defaults"),
     ("    TaskGroup.__init__ (airflow)", "<attrs generated methods airflow.sdk.definitions.taskgroup.TaskGroup>", "__init__"),

@@ -14,20 +14,14 @@ from zoneinfo import ZoneInfo
 from airflow.sdk import DAG, Asset, AsyncCallback, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference, TaskGroup
 
 from dag_factory.airflow.alerts import PipelineNotifier, deadline_missed
-from dag_factory.airflow.docs import doc_md, mode_line
+from dag_factory.airflow.docs import doc_md
 from dag_factory.airflow.operators import CheckOperator, ConfigErrorOperator, ExtractOperator, PublishOperator, StageOperator
+from dag_factory.config.describe import dag_tags, lake_label, mode_line
 from dag_factory.config.loader import FileError
 from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import cron_of
 
 CONFIG_ERROR_TAG = "config-error"
-
-
-def tags_for(p: Pipeline) -> list[str]:
-    base = [p.load.mode, f"source:{p.source.conn_id}", f"target:{p.target.conn_id}"]
-    if p.in_warehouse:
-        base.append("transform")
-    return list(dict.fromkeys(base + list(p.tags)))
 
 
 def asset_for(p: Pipeline) -> Asset:
@@ -85,14 +79,14 @@ def build_dag(p: Pipeline) -> DAG:
         end_date=datetime.combine(p.end_date, time(0), tzinfo=zone) if p.end_date else None,
         catchup=p.catchup,
         max_active_runs=p.max_active_runs,
-        tags=tags_for(p),
+        tags=dag_tags(p),
         doc_md=doc_md(p),
         default_args=default_args,
         auto_register=False,
         **({"deadline": deadline} if deadline else {}),
     )
     source_name = p.source.label
-    lake_name = f"lake {p.lake.path}" if p.lake else "local staging"
+    lake_name = lake_label(p)
     extract = None
     if not p.in_warehouse:
         with TaskGroup("extract", tooltip=f"{p.source.conn_id} -> {lake_name}", dag=dag):

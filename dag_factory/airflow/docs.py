@@ -1,47 +1,17 @@
-"""What the Airflow UI shows about a pipeline: doc_md and the schedule in words."""
+"""What the Airflow UI shows about a pipeline (doc_md), from config.describe's texts."""
 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 
-from dag_factory.config.model import Pipeline
-from dag_factory.config.schedules import cron_of
+from dag_factory.config.describe import channel_text, mode_line, schedule_in_words, source_query
+from dag_factory.config.model import AlertChannel, Pipeline
 
-MODE_LINES = {
-    "incremental": "loads the rows whose `{cursor}` lies in the run's interval [start, end) and replaces that interval in the target{merge}",
-    "snapshot": "loads the whole source as the day's snapshot (`snapshot_date` column), replacing only that day; history stays",
-    "full_refresh": "loads the whole source into a staging table and swaps it in atomically: readers see the old or the new table, never a partial one",
-}
+__all__ = ["doc_md", "mode_line", "schedule_in_words"]
 
 
-@lru_cache(maxsize=256)
-def _cron_words(expr: str) -> str:
-    try:
-        from cron_descriptor import get_description
-
-        return get_description(expr)
-    except Exception:  # a description is a nicety; the cron itself is validated by lint
-        return expr
-
-
-def schedule_in_words(schedule: str | None, tz: str, after: tuple[str, ...] = ()) -> str:
-    if after:
-        return f"after {' and '.join(after)} have loaded new data (asset-triggered)"
-    if schedule is None:
-        return "manual runs only (no schedule)"
-    words = _cron_words(cron_of(schedule))
-    return f"{words} ({tz}), each run loading the interval since the previous tick"
-
-
-def mode_line(pipeline: Pipeline) -> str:
-    load = pipeline.load
-    merge = f"; rows with the same key ({', '.join(load.primary_key)}) are replaced" if load.primary_key else ""
-    return MODE_LINES[load.mode].format(cursor=load.cursor, merge=merge)
-
-
-def _alert_line(channels) -> str:
-    return ", ".join(f"{c.kind} `{c.conn_id}`" if c.conn_id else f"email {', '.join(c.addresses)}" for c in channels)
+def _alert_line(channels: tuple[AlertChannel, ...]) -> str:
+    return ", ".join(channel_text(c, code=True) for c in channels)
 
 
 def doc_md(pipeline: Pipeline) -> str:
@@ -82,7 +52,7 @@ def doc_md(pipeline: Pipeline) -> str:
             lines.append(f"- on success: {_alert_line(p.alerts.on_success)}")
         if p.alerts.deadline:
             lines.append(f"- deadline: {p.alerts.deadline} after the run is queued")
-    query = getattr(p.source, "query", None)  # sql sources only
+    query = source_query(p)
     if query:
         lines += ["", "**Source query:**", "```sql", query.strip(), "```"]
     # one key per line, each value by the C JSON encoder: readable, and cheap at parse time

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return new_command(args)
     if args.command == "schema":
-        from dag_factory.cli.new import schema_command
+        from dag_factory.cli.schema import schema_command
 
         return schema_command(args.copy)
     if args.command == "diff":

@@ -25,3 +25,11 @@ def find_pipeline(name: str, root: Path, env: str | None) -> Pipeline | None:
     for problem in result.problems:
         print(problem.format(), file=sys.stderr)
     return result.pipelines.get(name)
+
+
+def display(path: Path) -> str:
+    """A path as the user would type it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

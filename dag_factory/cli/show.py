@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from dag_factory.cli.common import find_pipeline, pipelines_dir
-from dag_factory.config.model import Pipeline
+from dag_factory.config.describe import source_table, target_text, task_ids
+from dag_factory.config.model import FileSource, Pipeline
 from dag_factory.config.schedules import cron_of
 
 
@@ -31,21 +32,24 @@ def show_command(name: str, env: str | None, pipelines: str | None) -> int:
 
 def task_lines(p: Pipeline) -> list[str]:
     """The task graph in order, one line per task (checks run side by side)."""
+    checks = {f"load.checks.{c.name}": c for c in p.checks}
     lines = []
-    if not p.in_warehouse:
-        lake = f"lake {p.lake.conn_id}:{p.lake.path}" if p.lake else "local staging"
-        wait = getattr(p.source, "wait", None)
-        if wait is not None:
-            lines.append(
-                f"extract.wait_for_files  {p.source.conn_id}:{p.source.label} (up to {wait.timeout}, every {wait.poke_interval})"
-            )
-        if p.source.type == "sql":
-            what = f"{p.source.conn_id}.{p.source.table or '(query)'}"
-        else:  # http endpoint or file path
-            what = f"{p.source.conn_id}: {p.source.type} {p.source.label}"
-        lines.append(f"extract.to_lake   {what} -> {lake}")
-    where = "inside the warehouse" if p.in_warehouse else "from the lake"
-    lines.append(f"load.stage        -> staging table beside {p.target.table} ({where})")
-    lines += [f"load.checks.{c.name:<11}{c.describe()}" for c in p.checks]
-    lines.append(f"load.publish      -> {p.target.conn_id}.{p.target.table} ({p.load.mode})")
+    for task_id in task_ids(p):
+        if task_id == "extract.wait_for_files" and isinstance(p.source, FileSource) and p.source.wait:
+            wait = p.source.wait
+            lines.append(f"{task_id}  {p.source.conn_id}:{p.source.label} (up to {wait.timeout}, every {wait.poke_interval})")
+        elif task_id == "extract.to_lake":
+            lake = f"lake {p.lake.conn_id}:{p.lake.path}" if p.lake else "local staging"
+            if p.source.type == "sql":
+                what = f"{p.source.conn_id}.{source_table(p) or '(query)'}"
+            else:  # http endpoint or file path
+                what = f"{p.source.conn_id}: {p.source.type} {p.source.label}"
+            lines.append(f"{task_id}   {what} -> {lake}")
+        elif task_id == "load.stage":
+            where = "inside the warehouse" if p.in_warehouse else "from the lake"
+            lines.append(f"{task_id}        -> staging table beside {p.target.table} ({where})")
+        elif task_id in checks:
+            lines.append(f"{task_id:<23}{checks[task_id].describe()}")
+        elif task_id == "load.publish":
+            lines.append(f"{task_id}      -> {target_text(p)} ({p.load.mode})")
     return lines

@@ -68,7 +68,7 @@ def test_catalog_of_the_examples(tmp_path, monkeypatch, capsys):
 
 
 def _task_ids(p) -> list[str]:
-    from dag_factory.cli.diff import task_ids
+    from dag_factory.config.describe import task_ids
 
     return task_ids(p)
 
@@ -111,7 +111,7 @@ def test_mermaid_labels_are_escaped(label):
 def test_task_ids_computed_without_airflow_match_the_built_dags(tmp_path):
     """diff and docs name tasks without importing Airflow; they must be the builder's ids."""
     from dag_factory.airflow.generate import generate_dags
-    from dag_factory.cli.diff import task_ids
+    from dag_factory.config.describe import task_ids
 
     shutil.copytree(REPO / "pipelines", tmp_path / "pipelines")
     (tmp_path / "pipelines" / "partner_drop.yaml").write_text(
