@@ -114,3 +114,59 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     out += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in cells]
     return "\n".join(out)
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Resident KB of `root` and all its descendants (Sling runs the DuckDB CLI, for example)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{d}/statm") as f:
+                pages = int(f.read().split()[1])
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(d))
+        rss[int(d)] = pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 3600) -> dict:
+    """Run `cmd` as a whole process: wall seconds, peak RSS of its process tree (sampled every
+    20 ms, and never below the kernel's ru_maxrss of the largest process), stdout's last JSON line."""
+    import time
+
+    out = tempfile.TemporaryFile()
+    err = tempfile.TemporaryFile()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=err)
+    peak_kb = 0
+    status, ru = None, None
+    while True:
+        pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        peak_kb = max(peak_kb, _tree_rss_kb(proc.pid))
+        if time.perf_counter() - t0 > timeout:
+            proc.kill()
+        time.sleep(0.02)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    err.seek(0)
+    stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[:3]} failed (rc {proc.returncode}):\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
+    result = json.loads(lines[-1]) if lines else {}
+    return {**result, "wall_s": wall, "peak_mb": max(peak_kb, ru.ru_maxrss) / 1024, "stdout": stdout}
