@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from dag_factory.config.schedules import cron_problem, timezone_problem
+from dag_factory.config.schedules import PRESETS, cron_problem, timezone_problem
 from dag_factory.config.secrets import secret_problems
 from dag_factory.config.yaml_loader import VALUE, KeyPath, Mark, nearest_mark
 from dag_factory.errors import Problem
@@ -33,7 +33,7 @@ def semantic_problems(data: dict[str, Any], marks: dict[KeyPath, Mark], file: Pa
     if isinstance(schedule, str):
         problem = cron_problem(schedule)
         if problem:
-            add(("schedule",), problem)
+            add(("schedule",), problem, _schedule_hint(schedule))
 
     tz = data.get("timezone")
     if isinstance(tz, str):
@@ -77,6 +77,18 @@ def semantic_problems(data: dict[str, Any], marks: dict[KeyPath, Mark], file: Pa
                     add(("load", key), at_value=False, message=f"'{key}' only applies to mode: incremental (this load is {mode})")
     out.extend(secret_problems(data, marks, display))  # credentials typed into YAML (config/secrets.py)
     return sorted(out, key=lambda p: (p.file, p.line, p.column))
+
+
+def _schedule_hint(schedule: str) -> str:
+    """`schedule: daily` means @daily; `every day` or `@daly` get the closest preset."""
+    import difflib
+
+    word = schedule.strip().lower().lstrip("@")
+    word = {"day": "daily", "hour": "hourly", "week": "weekly", "month": "monthly", "year": "yearly"}.get(word, word)
+    close = difflib.get_close_matches("@" + word, PRESETS, n=1, cutoff=0.6)
+    if close:
+        return f'did you mean {close[0]}? Write it quoted: schedule: "{close[0]}"'
+    return ""
 
 
 # source keys that only one source type takes (type, conn_id and batch_size apply to all)

@@ -102,11 +102,64 @@ def _unknown_keys(error: ValidationError) -> list[tuple[str, str, KeyPath]]:
     known = _subschema_properties(error)
     extra = [k for k in error.instance if k not in known][: MAX_PROBLEMS + 1] if isinstance(error.instance, dict) else []
     out = []
+    order = {k: i for i, k in enumerate(error.instance)} if extra else {}
     for key in extra:
         close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(known)}"
+        home = _dedented_from(error.instance, order, str(key), known)
+        if home:
+            hint = f"'{key}' belongs to '{home}': indent it under {home}:"
+        else:
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(known)}"
         out.append((f"unknown key {key!r}", hint, path + (key,)))
     return out
+
+
+def _dedented_from(instance: dict, order: dict[str, int], key: str, known: list[str]) -> str | None:
+    """The mapping written just before `key` (past other stray keys) that takes `key`:
+    `table:` dedented out of `source:`."""
+    keys = list(instance)  # dict order is file order
+    i = order.get(key, 0) - 1
+    while i >= 0 and order.get(key, 0) - i <= 10:
+        name = keys[i]
+        if name in known:
+            return name if isinstance(instance[name], dict) and key in _properties_of(name) else None
+        i -= 1
+    return None
+
+
+def _properties_of(name: str) -> set[str]:
+    spec = schema().get("properties", {}).get(name, {})
+    ref = spec.get("$ref", "") if isinstance(spec, dict) else ""
+    if ref.startswith("#/$defs/"):
+        spec = schema()["$defs"].get(ref.rsplit("/", 1)[1], {})
+    return set(spec.get("properties", {})) if isinstance(spec, dict) else set()
+
+
+# what people call a load mode elsewhere (dbt, dlt, Sling) -> the mode and option that does it here
+_MODE_HINTS = {
+    "upsert": "use mode: incremental with primary_key: [...]: rows with the same key are replaced",
+    "merge": "use mode: incremental with primary_key: [...]: rows with the same key are replaced",
+    "append": "use mode: incremental without primary_key: each run adds its interval's rows (a re-run replaces them, never duplicates)",
+    "insert": "use mode: incremental without primary_key: each run adds its interval's rows (a re-run replaces them, never duplicates)",
+    "replace": "use mode: full_refresh: the whole table is replaced atomically on every run",
+    "overwrite": "use mode: full_refresh: the whole table is replaced atomically on every run",
+    "truncate": "use mode: full_refresh: the whole table is replaced atomically on every run",
+    "full": "use mode: full_refresh: the whole table is replaced atomically on every run",
+    "history": "use mode: snapshot: each run stores the whole source as that day's snapshot_date",
+    "scd2": "use mode: snapshot: each run stores the whole source as that day's snapshot_date",
+}
+
+
+def _enum_hint(error: ValidationError) -> str:
+    value = error.instance
+    if not isinstance(value, str):
+        return ""
+    if list(error.absolute_path)[-2:] == ["load", "mode"]:
+        hint = _MODE_HINTS.get(value.strip().lower().replace("-", "_").replace(" ", "_"))
+        if hint:
+            return hint + "; see docs/load-types.md"
+    close = difflib.get_close_matches(value, [str(v) for v in error.validator_value], n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
 
 
 def _message(error: ValidationError) -> tuple[str, str, KeyPath]:
@@ -147,7 +200,7 @@ def _explain(error: ValidationError) -> tuple[str, str, KeyPath]:
         names = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted)
         return f"expected {names}, got {_describe(error.instance)}", "", path
     if v == "enum":
-        return f"{_describe(error.instance)} is not one of: {', '.join(map(str, error.validator_value))}", "", path
+        return f"{_describe(error.instance)} is not one of: {', '.join(map(str, error.validator_value))}", _enum_hint(error), path
     if v in ("minProperties", "maxProperties") and isinstance(error.instance, dict):
         allowed = ", ".join(_subschema_properties(error))
         return f"needs exactly one of: {allowed}" if error.schema.get("maxProperties") == 1 else error.message, "", path

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import yaml
 from yaml.constructor import SafeConstructor
 
+from dag_factory.config.yaml_hints import syntax_problem
 from dag_factory.errors import ConfigError, Problem
 
 try:  # libyaml when available: several times faster on big trees
@@ -166,12 +167,7 @@ def load_text(text: str, file: str) -> LocatedDoc:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = str(exc.problem or exc.context or "invalid YAML")
-        if "\t" in (lines[line - 1] if 0 < line <= len(lines) else ""):
-            message += " (tabs are not allowed for indentation; use spaces)"
-        raise ConfigError([Problem(file, line, col, f"YAML syntax error: {message}")]) from None
+        raise ConfigError([syntax_problem(exc, text, file)]) from None
     except yaml.reader.ReaderError as exc:  # a control character: no mark, but a position in the text
         before = text[: exc.position]
         line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
