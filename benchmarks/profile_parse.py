@@ -37,7 +37,7 @@ STAGES = [
     ("    schema_problems (jsonschema)", "dag_factory/config/validate.py", "schema_problems"),
     ("    semantic_problems", "dag_factory/config/semantic.py", "semantic_problems"),
     ("      cron_problem (croniter)", "dag_factory/config/schedules.py", "cron_problem"),
-    ("    build_pipeline", "dag_factory/config/loader.py", "build_pipeline"),
+    ("    build_pipeline", "dag_factory/config/build.py", "build_pipeline"),
     ("  build_dag total", "dag_factory/airflow/builder.py", "build_dag"),
     ("    doc_md", "dag_factory/airflow/docs.py", "doc_md"),
     ("      schedule_in_words (cron_descriptor)", "dag_factory/config/describe.py", "schedule_in_words"),

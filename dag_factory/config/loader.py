@@ -1,37 +1,22 @@
-"""Find pipeline files, layer them, validate them, and build Pipeline objects.
+"""Find pipeline files, layer them with their _defaults.yaml and environments, validate them.
 
-Every file ends up either as a Pipeline or as a FileError; one bad file never
-stops the others from loading.
+Every file ends up either as a Pipeline (typed by config/build.py) or as a FileError;
+one bad file never stops the others from loading.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dag_factory.config.build import build_pipeline
 from dag_factory.config.cache import ConfigCache
 from dag_factory.config.crossfile import at_mark, cross_file_problems
 from dag_factory.config.merge import merge_layers
-from dag_factory.config.model import (
-    AlertChannel,
-    Alerts,
-    Check,
-    FileSource,
-    HttpSource,
-    Lake,
-    Load,
-    Pagination,
-    Pipeline,
-    Source,
-    SqlSource,
-    Target,
-    Wait,
-)
+from dag_factory.config.model import Pipeline
 from dag_factory.config.semantic import semantic_problems
 from dag_factory.config.validate import schema_problems
 from dag_factory.config.yaml_loader import VALUE, LocatedDoc, Mark, load_file
@@ -39,7 +24,6 @@ from dag_factory.errors import ConfigError, Problem
 
 DEFAULTS_FILE = "_defaults.yaml"
 DEFAULT_ENV = "local"
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 def active_env() -> str:
@@ -76,7 +60,7 @@ def is_pipeline_file(path: Path) -> bool:
 
 def discover(root: Path) -> list[Path]:
     """Every pipeline file under `root`, sorted; folders and files starting with '_' or '.' are skipped."""
-    found = []
+    found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(("_", ".")))
         found.extend(Path(dirpath) / f for f in sorted(filenames) if is_pipeline_file(Path(f)) and not f.startswith("."))
@@ -108,8 +92,9 @@ class _DefaultsCache:
                     self._raw[path] = path.read_bytes()
                 except OSError:
                     self._raw[path] = None
-            if self._raw[path] is not None:
-                out.append((str(path), self._raw[path]))
+            raw = self._raw[path]
+            if raw is not None:
+                out.append((str(path), raw))
         return out
 
     @staticmethod
@@ -234,7 +219,7 @@ def _load_one(
     chain = defaults.chain(root.resolve(), path.resolve().parent)
     data, marks = merge_layers(chain, doc, env)
     problems = schema_problems(data, marks, shown) + semantic_problems(data, marks, path, shown)
-    if not problems and key is not None:
+    if not problems and key is not None and cache is not None:
         kept = [[list(k), [m.file, m.line, m.column]] for k, m in marks.items() if k and k[0] in _CACHED_MARKS]
         cache.put(key, {"data": data, "marks": kept})  # before query_file is inlined: the file is re-read
     if not problems:
@@ -298,119 +283,3 @@ def load_pipelines(
             result.errors.append(FileError(Path(result.pipelines[name].path), ConfigError(problems)))
             del result.pipelines[name]
     return result
-
-
-def parse_duration(text: str) -> timedelta:
-    m = _DURATION.match(text)
-    if not m or not text:
-        raise ValueError(f"bad duration {text!r}")
-    d, h, mi, s = (int(x) if x else 0 for x in m.groups())
-    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
-
-
-def build_pipeline(data: dict[str, Any], file: str, env: str) -> Pipeline:
-    """Typed objects from a dict that already passed schema and semantic checks."""
-    src, ld, tgt, lake = data["source"], data["load"], data["target"], data.get("lake")
-    schedule = data.get("schedule", "@daily")
-    return Pipeline(
-        name=data["name"],
-        description=data.get("description", ""),
-        owner=data.get("owner", "airflow"),
-        tags=tuple(data.get("tags", ())),
-        schedule=None if isinstance(schedule, dict) else schedule,
-        after=tuple(schedule["after"]) if isinstance(schedule, dict) else (),
-        timezone=data.get("timezone", "UTC"),
-        start_date=date.fromisoformat(data.get("start_date", "2024-01-01")),
-        end_date=date.fromisoformat(data["end_date"]) if data.get("end_date") else None,
-        catchup=data.get("catchup", False),
-        max_active_runs=data.get("max_active_runs", 1),
-        source=build_source(src),
-        load=Load(mode=ld["mode"], cursor=ld.get("cursor"), primary_key=tuple(ld.get("primary_key", ()))),
-        lake=Lake(conn_id=lake["conn_id"], path=lake["path"].strip("/")) if lake else None,
-        target=Target(conn_id=tgt["conn_id"], table=tgt["table"]),
-        checks=build_checks(data.get("checks", [])),
-        alerts=build_alerts(data.get("alerts", {})),
-        retries=data.get("retries", 2),
-        retry_delay=parse_duration(data.get("retry_delay", "5m")),
-        timeout=parse_duration(data.get("timeout", "1h")),
-        path=file,
-        env=env,
-        resolved={k: v for k, v in data.items() if k != "environments"},
-    )
-
-
-def build_source(src: dict[str, Any]) -> Source:
-    """The typed source for its `type` (keys already checked per type by semantic.py)."""
-    kind, batch = src.get("type", "sql"), src.get("batch_size", 50_000)
-    fields = tuple((str(k), str(v)) for k, v in (src.get("fields") or {}).items())
-    if kind == "http":
-        pg = dict(src.get("pagination") or {})
-        return HttpSource(
-            conn_id=src["conn_id"],
-            endpoint=src["endpoint"],
-            params=tuple((str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in (src.get("params") or {}).items()),
-            records_path=src.get("records_path", ""),
-            pagination=Pagination(**pg),
-            fields=fields,
-            method=src.get("method", "GET"),
-            batch_size=batch,
-        )
-    if kind == "file":
-        wait = src.get("wait")
-        return FileSource(
-            conn_id=src["conn_id"],
-            path=src["path"],
-            format=src["format"],
-            wait=Wait(
-                timeout=parse_duration(wait.get("timeout", "1h")), poke_interval=parse_duration(wait.get("poke_interval", "5m"))
-            )
-            if wait is not None
-            else None,
-            fields=fields,
-            batch_size=batch,
-        )
-    return SqlSource(
-        conn_id=src["conn_id"],
-        table=src.get("table"),
-        query=src.get("query"),
-        query_file=src.get("query_file"),
-        columns=tuple(src["columns"]) if src.get("columns") else None,
-        batch_size=batch,
-    )
-
-
-def build_checks(items: list[dict[str, Any]]) -> tuple[Check, ...]:
-    """Typed checks with unique task names (row_count, not_null, accepted_values_status, sql_2, ...)."""
-    out: list[Check] = []
-    used: dict[str, int] = {}
-    for item in items:
-        ((kind, spec),) = item.items()
-        if kind == "row_count":
-            check = Check(kind, kind, min=spec.get("min"), max=spec.get("max"))
-        elif kind in ("not_null", "unique"):
-            check = Check(kind, kind, columns=tuple(spec))
-        elif kind == "accepted_values":
-            check = Check(kind, f"{kind}_{spec['column']}", columns=(spec["column"],), values=tuple(spec["values"]))
-        elif kind == "freshness":
-            check = Check(kind, f"{kind}_{spec['column']}", columns=(spec["column"],), max_age=parse_duration(spec["max_age"]))
-        else:
-            check = Check("sql", "sql", sql=spec)
-        used[check.name] = used.get(check.name, 0) + 1
-        if used[check.name] > 1 or kind == "sql":
-            check = replace(check, name=f"{check.name}_{used[check.name]}")
-        out.append(check)
-    return tuple(out)
-
-
-def build_alerts(spec: dict[str, Any]) -> Alerts:
-    def channels(items: list[dict[str, Any]]) -> tuple[AlertChannel, ...]:
-        out = []
-        for item in items:
-            ((kind, value),) = item.items()
-            out.append(AlertChannel(kind, addresses=tuple(value)) if kind == "email" else AlertChannel(kind, conn_id=value))
-        return tuple(out)
-
-    deadline = spec.get("deadline")
-    return Alerts(
-        channels(spec.get("on_failure", [])), channels(spec.get("on_success", [])), parse_duration(deadline) if deadline else None
-    )

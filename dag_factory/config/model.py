@@ -53,11 +53,6 @@ class HttpSource:
     method: Literal["GET"] = "GET"
     batch_size: int = 50_000
     type: Literal["http"] = "http"
-    # SqlSource-only attributes, None here so code that describes any source stays simple
-    table: None = None
-    query: None = None
-    query_file: None = None
-    columns: None = None
 
     @property
     def label(self) -> str:
@@ -83,16 +78,14 @@ class FileSource:
     fields: tuple[tuple[str, str], ...] = ()  # optional declared column types (name, type)
     batch_size: int = 50_000
     type: Literal["file"] = "file"
-    table: None = None
-    query: None = None
-    query_file: None = None
-    columns: None = None
 
     @property
     def label(self) -> str:
         return self.path
 
 
+# A tagged union on `type`: each member carries only its own keys, so code that needs a
+# table or query narrows first (`isinstance(s, SqlSource)` or `s.type == "sql"`).
 Source = SqlSource | HttpSource | FileSource
 
 

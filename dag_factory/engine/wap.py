@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dag_factory.config.model import Pipeline
+from dag_factory.config.model import Pipeline, SqlSource
 from dag_factory.config.schedules import Interval
 from dag_factory.engine import runner
 from dag_factory.engine.aws import AwsResolver
@@ -27,6 +27,8 @@ from dag_factory.errors import EngineError
 def _transform_select(pipeline: Pipeline, wh: Warehouse, interval: Interval) -> tuple[str, list]:
     """The transform's SELECT, rendered with values bound, filtered to the interval when incremental."""
     src = pipeline.source
+    if not isinstance(src, SqlSource):  # in_warehouse holds only for sql sources
+        raise EngineError(f"pipeline {pipeline.name}: a {src.type} source cannot run inside the warehouse")
     rendered, params = (None, [])
     if src.query is not None:
         rendered, params = render_sql(src.query, template_values(interval), wh.placeholder, wh.escape_literal)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dag_factory.config.loader import load_pipeline, load_pipelines, parse_duration
+from dag_factory.config.build import parse_duration
+from dag_factory.config.loader import load_pipeline, load_pipelines
 from dag_factory.config.model import Lake, Load, Pipeline, SqlSource, Target
 from tests.config.helpers import REPO, pipeline_yaml, write
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dag_factory.config.loader import build_checks
+from dag_factory.config.build import build_checks
 from dag_factory.config.model import Lake, Load, Pipeline, SqlSource, Target
 from dag_factory.config.schedules import Interval
 from dag_factory.engine import wap
