@@ -134,6 +134,20 @@ def load_pipeline(path: Path, root: Path, env: str | None = None) -> Pipeline:
     return _load_one(path, root, env or active_env(), _DefaultsCache())[0]
 
 
+def load_located(path: Path, root: Path, env: str) -> tuple[Pipeline, dict]:
+    """A Pipeline and where each of its keys was written (lint's deeper checks point there)."""
+    return _load_one(path, root, env, _DefaultsCache())
+
+
+def environment_names(path: Path, root: Path) -> set[str]:
+    """Every environment named in the pipeline file or a _defaults.yaml above it."""
+    try:
+        docs = [*_DefaultsCache().chain(root.resolve(), path.resolve().parent), load_file(path, display_path(path))]
+    except ConfigError:
+        return set()
+    return _env_names(docs)
+
+
 def _read_query_file(data: dict[str, Any], marks: dict, path: Path, root: Path, shown: str) -> list[Problem]:
     """Inline `source.query_file` (relative to the pipeline's folder, inside the pipelines root)."""
     source = data["source"]

@@ -118,7 +118,11 @@ def _template_problem(text: str) -> str | None:
         return f"template error: {exc.message}"
     unknown = sorted(names - _TEMPLATE_NAMES)
     if unknown:
-        return f"unknown template variable {unknown[0]!r} (available: {', '.join(sorted(_TEMPLATE_NAMES))})"
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], sorted(_TEMPLATE_NAMES), n=1, cutoff=0.6)
+        mean = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown template variable {unknown[0]!r} (available: {', '.join(sorted(_TEMPLATE_NAMES))}){mean}"
     return None
 
 

@@ -100,12 +100,13 @@ def _describe(value: Any) -> str:
 def _unknown_keys(error: ValidationError) -> list[tuple[str, str, KeyPath]]:
     path: KeyPath = tuple(error.absolute_path)
     known = _subschema_properties(error)
-    extra = [k for k in error.instance if k not in known][: MAX_PROBLEMS + 1] if isinstance(error.instance, dict) else []
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    extra = [k for k in instance if k not in known][: MAX_PROBLEMS + 1]
     out = []
-    order = {k: i for i, k in enumerate(error.instance)} if extra else {}
+    order = {k: i for i, k in enumerate(instance)} if extra else {}
     for key in extra:
         close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-        home = _dedented_from(error.instance, order, str(key), known)
+        home = _dedented_from(instance, order, str(key), known)
         if home:
             hint = f"'{key}' belongs to '{home}': indent it under {home}:"
         else:
@@ -158,7 +159,8 @@ def _enum_hint(error: ValidationError) -> str:
         hint = _MODE_HINTS.get(value.strip().lower().replace("-", "_").replace(" ", "_"))
         if hint:
             return hint + "; see docs/load-types.md"
-    close = difflib.get_close_matches(value, [str(v) for v in error.validator_value], n=1, cutoff=0.6)
+    allowed = error.validator_value if isinstance(error.validator_value, list) else []
+    close = difflib.get_close_matches(value, [str(v) for v in allowed], n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
 
 

@@ -59,6 +59,11 @@ def _env() -> SandboxedEnvironment:
     return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
+def sandbox() -> SandboxedEnvironment:
+    """The environment user SQL renders in; lint parses with it, so it accepts what a run accepts."""
+    return _env()
+
+
 def render_sql(
     template: str,
     values: dict[str, object],
