@@ -1,4 +1,4 @@
-"""Fixtures for engine tests: a real PostgreSQL server (session) and a fresh database per test."""
+"""Fixtures for engine tests: real PostgreSQL and MariaDB servers (session) and a fresh PostgreSQL database per test."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from dag_factory.engine.connections import ConnInfo
+from tests.support.mariadb import MariaServer, mariadb_server
 from tests.support.postgres import PgServer, postgres_server
 
 
@@ -27,3 +28,14 @@ def pg_conn(pg_server: PgServer) -> Iterator[ConnInfo]:
     """ConnInfo for a brand-new, empty database (dropped after the test)."""
     with pg_server.fresh_database() as name:
         yield pg_server.conninfo(name)
+
+
+@pytest.fixture(scope="session")
+def maria() -> Iterator[MariaServer]:
+    try:
+        with mariadb_server() as server:
+            yield server
+    except (RuntimeError, OSError) as e:
+        if os.environ.get("CI"):  # CI installs MariaDB (scripts/mariadb.sh): there a missing server is a failure
+            raise
+        pytest.skip(f"no MariaDB available: {e}")

@@ -7,7 +7,6 @@ of each mode's definition, never from the engine.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -32,20 +31,9 @@ from tests.engine.test_engine_modes import (
     mutate_before_day3,
     sort_key,
 )
-from tests.support.mariadb import MariaServer, mariadb_server
+from tests.support.mariadb import MariaServer
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def maria() -> MariaServer:
-    try:
-        with mariadb_server() as server:
-            yield server
-    except (RuntimeError, OSError) as e:
-        if os.environ.get("CI"):  # CI installs MariaDB (scripts/mariadb.sh): there a missing server is a failure
-            raise
-        pytest.skip(f"no MariaDB available: {e}")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ size. Types come from a `LIMIT 0` run of the same SELECT.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import psycopg
 import pyarrow as pa
@@ -42,7 +42,7 @@ _OID_TYPES: dict[int, pa.DataType] = {
     1114: pa.timestamp("us"),
     1184: pa.timestamp("us", tz="UTC"),
 }
-_NUMERIC, _BYTEA = 1700, 17
+_NUMERIC, _BYTEA, _BPCHAR = 1700, 17, 1042
 UNCONSTRAINED_NUMERIC = pa.decimal128(38, 9)
 
 
@@ -58,6 +58,28 @@ def arrow_type(type_oid: int, precision: int | None, scale: int | None) -> pa.Da
     if type_oid == _BYTEA:
         return pa.binary()
     return _OID_TYPES.get(type_oid, pa.string())
+
+
+def _pg_name(name: str) -> str:
+    """A result column's name as a quoted identifier in a query with psycopg placeholders
+    (it comes from the server, any spelling, '%' included)."""
+    return '"' + name.replace('"', '""').replace("%", "%%") + '"'
+
+
+def unpadded_select(sql: str, description: Sequence[psycopg.Column]) -> str:
+    """`sql` with char(n) columns cast to text, which drops their blank padding.
+
+    char(n) values come out of PostgreSQL padded ('MAIL      '); in the warehouse's text
+    types trailing blanks count, so `= 'MAIL'` would match nothing. PostgreSQL's own
+    char(n) -> text cast strips them, and MySQL/MariaDB return char(n) unpadded: the same
+    value from every source (docs/types.md).
+    """
+    if not any(d.type_code == _BPCHAR for d in description):
+        return sql
+    cols = ", ".join(
+        f"{_pg_name(d.name)}::text AS {_pg_name(d.name)}" if d.type_code == _BPCHAR else _pg_name(d.name) for d in description
+    )
+    return f"SELECT {cols} FROM ({sql}) AS c"
 
 
 class _CopyReader(io.RawIOBase):
@@ -152,7 +174,7 @@ class PostgresSource:
             raise EngineError(f"source {self.conn}: duplicate column names {dups}")
         fields = [pa.field(d.name, arrow_type(d.type_code, d.precision, d.scale)) for d in cur.description]
         schema = pa.schema(fields)
-        return schema, rebatch(self._stream(sql, params, schema), source.batch_size)
+        return schema, rebatch(self._stream(unpadded_select(sql, cur.description or []), params, schema), source.batch_size)
 
     def _stream(self, sql: str, params: list, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         bytea_cols = [i for i, f in enumerate(schema) if pa.types.is_binary(f.type)]
