@@ -194,11 +194,13 @@ def test_warehouse_column_types(loaded: Loaded):
 def test_null_and_empty_string_stay_apart(loaded: Loaded):
     """The three edits of tests/support/tpch.py: NULL and '' in varchar, '' in char(25)."""
     for table in tpch.TABLES:
-        for col in tpch.text_columns(table):
-            sql = f"SELECT sum(CASE WHEN {col} IS NULL THEN 1 ELSE 0 END), sum(CASE WHEN {col} = '' THEN 1 ELSE 0 END)"
-            want = loaded.source(f"{sql} FROM {table}")
-            got = loaded.warehouse(f"{sql} FROM tpch.{table}")
-            assert [tuple(map(int, r)) for r in got] == [tuple(map(int, r)) for r in want], f"{table}.{col}"
+        cols = tpch.text_columns(table)
+        counts = ", ".join(
+            f"sum(CASE WHEN {c} IS NULL THEN 1 ELSE 0 END), sum(CASE WHEN {c} = '' THEN 1 ELSE 0 END)" for c in cols
+        )
+        want = [int(v) for v in loaded.source(f"SELECT {counts} FROM {table}")[0]]
+        got = [int(v) for v in loaded.warehouse(f"SELECT {counts} FROM tpch.{table}")[0]]
+        assert got == want, f"{table} (NULL, '') counts per column {cols}"
     assert loaded.warehouse("SELECT n_comment FROM tpch.nation WHERE n_nationkey IN (0, 1) ORDER BY 1 NULLS FIRST") == [
         (None,),
         ("",),
@@ -250,3 +252,23 @@ def test_char_padding_dropped_from_a_query_source_with_any_column_names(pg_conn)
         (3, "", "", "50%"),
         (4, " x", " x", "50%"),
     ]
+
+
+def test_char_unpadded_from_mariadb_whose_sql_mode_pads(maria):
+    """A server configured with PAD_CHAR_TO_FULL_LENGTH sends char(n) padded; we still read it unpadded."""
+    with maria.fresh_database() as name, maria.connect(name) as db, db.cursor() as cur:
+        cur.execute("CREATE TABLE c (id int, code char(6), note varchar(6))")
+        cur.execute("INSERT INTO c VALUES (1, 'MAIL', 'x  '), (2, '', ''), (3, NULL, NULL), (4, ' a', ' a')")
+        cur.execute("SELECT @@GLOBAL.sql_mode")
+        before = cur.fetchone()[0]
+        cur.execute("SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',PAD_CHAR_TO_FULL_LENGTH')")
+        try:
+            with maria.connect(name) as padded, padded.cursor() as pc:
+                pc.execute("SELECT code FROM c WHERE id = 1")
+                assert pc.fetchall() == (("MAIL  ",),)  # the server really pads now
+            with open_source(maria.conninfo(name)) as src:
+                schema, batches = src.read(SqlSource("src", table="c"), Load("full_refresh"), IV)
+                got = pa.Table.from_batches(list(batches), schema=schema).sort_by("id").to_pylist()
+        finally:
+            cur.execute("SET GLOBAL sql_mode = %s", (before,))
+    assert [tuple(r.values()) for r in got] == [(1, "MAIL", "x  "), (2, "", ""), (3, None, None), (4, " a", " a")]

@@ -110,6 +110,19 @@ def _converter(t: pa.DataType):
     return None
 
 
+def _unpad_char(db) -> None:
+    """char(n) values without their blank padding, as from every source (docs/types.md).
+
+    MySQL/MariaDB strip it unless the server's sql_mode has PAD_CHAR_TO_FULL_LENGTH; the
+    session drops that mode (a parameter, so no sql_mode string is spelled out in SQL).
+    """
+    with db.cursor() as cur:
+        cur.execute("SELECT @@SESSION.sql_mode")
+        modes = str(cur.fetchone()[0] or "").split(",")
+        if "PAD_CHAR_TO_FULL_LENGTH" in modes:
+            cur.execute("SET SESSION sql_mode = %s", (",".join(m for m in modes if m != "PAD_CHAR_TO_FULL_LENGTH"),))
+
+
 class MysqlSource:
     """Reads one pipeline source from MySQL, MariaDB or Aurora MySQL."""
 
@@ -145,6 +158,7 @@ class MysqlSource:
                 )
             except pymysql.MySQLError as e:
                 raise EngineError(f"source {c}: cannot connect: {e}") from None
+            _unpad_char(self._db)
         return self._db
 
     def close(self) -> None:
