@@ -7,6 +7,7 @@ required flags are a usage error (exit 2) naming them, so CI and scripts never h
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 
 from dag_factory.cli.common import display
@@ -22,6 +23,7 @@ from dag_factory.cli.new_spec import (
     check_lake_path,
     check_name,
     check_schedule,
+    history_note,
     parse_columns,
     parse_conn_table,
     render,
@@ -109,6 +111,15 @@ def build_spec(args, interactive: bool) -> Spec:
     schedule = check_schedule(args.schedule) if args.schedule is not None else "@daily"
     if wizard and args.schedule is None:
         schedule = _ask("schedule (cron, @hourly, @daily, ... or none)", check_schedule, "@daily")
+    start_date = check_date(args.start_date) if args.start_date else None
+    if wizard and start_date is None:
+        if values["mode"] == "incremental":
+            print(
+                f"  start_date is the first interval the schedule loads; rows with an earlier {cursor} arrive only "
+                "through a backfill (printed at the end)",
+                file=sys.stderr,
+            )
+        start_date = _ask("start_date (YYYY-MM-DD)", check_date, date.today().isoformat())
     (source_conn, source_table), (target_conn, target_table) = values["source"], values["target"]
     lake_path = check_lake_path(args.lake_path) if args.lake_path else None
     if wizard and lake_path is None and args.lake_path is None and source_conn != target_conn:
@@ -135,7 +146,7 @@ def build_spec(args, interactive: bool) -> Spec:
         lake_conn=lake_conn,
         lake_path=lake_path,
         description=args.description,
-        start_date=check_date(args.start_date) if args.start_date else None,
+        start_date=start_date,
     )
 
 
@@ -194,6 +205,8 @@ def new_command(args) -> int:
                 print(f"  {problem.format()}", file=sys.stderr)
         return 1
     print(f"wrote {display(path)}")
+    for line in history_note(spec, date.today()):
+        print(line)
     print(
         f"  next: edit it (checks, alerts, schedule), then `dag-factory lint {display(path)}` and `dag-factory show {spec.name}`"
     )

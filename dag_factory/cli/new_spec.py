@@ -182,7 +182,9 @@ def render(spec: Spec, folder: Path) -> str:
     out += [
         _line("# timezone: UTC", "the schedule's and the partition dates' time zone"),
         _line(
-            f"start_date: {s.start_date or date.today().isoformat()}", "first day with data to load; backfills cannot go earlier"
+            f"start_date: {s.start_date or date.today().isoformat()}",
+            "the first interval the schedule loads"
+            + ("; older rows: see the command `new` printed" if s.mode == "incremental" else ""),
         ),
         "source:",
         "  type: sql",
@@ -215,10 +217,35 @@ def render(spec: Spec, folder: Path) -> str:
         ),
         _line(f"  table: {s.target_table}", "created on the first load"),
         "# checks:                       # on the staged rows before publishing; a failure publishes nothing",
-        "#   - row_count: {min: 1}",
-        "#   - not_null: [id]",
+        *_suggested_checks(s),
         "# alerts:",
         "#   on_failure: [{slack: slack_alerts}]",
         "",
     ]
     return "\n".join(out)
+
+
+def _suggested_checks(s: Spec) -> list[str]:
+    """Checks that hold on every good run: an incremental interval may have no changes at all,
+    so `row_count: {min: 1}` would fail quiet days; the whole-table modes always have rows."""
+    key = s.primary_key or ["id"]
+    if s.mode == "incremental":
+        return [
+            f"#   - not_null: [{', '.join(key)}]",
+            f"#   - unique: [{', '.join(key)}]" if s.primary_key else "#   - unique: [id]",
+            "#   (no row_count min: a day without changes loads 0 rows and is fine)",
+        ]
+    return ["#   - row_count: {min: 1}", f"#   - not_null: [{', '.join(key)}]"]
+
+
+def history_note(s: Spec, today: date) -> list[str]:
+    """What the schedule will not load: rows older than start_date, and the command that loads them."""
+    if s.mode != "incremental":
+        return []
+    start = date.fromisoformat(s.start_date) if s.start_date else today
+    last = start.fromordinal(start.toordinal() - 1).isoformat()
+    return [
+        f"  history: the schedule loads from start_date {start.isoformat()} on; rows whose {s.cursor} is earlier are not loaded.",
+        "  To load them once (FIRST_DAY = the first day with data), run:",
+        f"    dag-factory run {s.name} --from FIRST_DAY --to {last}",
+    ]

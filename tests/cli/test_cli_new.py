@@ -169,6 +169,7 @@ def test_prompts_for_what_is_missing_in_a_terminal(repo, monkeypatch, capsys):
             "updated_at",  # cursor
             "id",  # primary key
             "",  # schedule: default @daily
+            "2024-01-01",  # start_date
             "raw/shop/refunds",  # lake path
         ]
     )
@@ -184,6 +185,7 @@ def test_prompts_for_what_is_missing_in_a_terminal(repo, monkeypatch, capsys):
         "updated_at",
     )
     assert p.load.primary_key == ("id",) and p.schedule == "@daily" and p.lake.path == "raw/shop/refunds"
+    assert p.start_date.isoformat() == "2024-01-01"
 
 
 def test_no_input_flag_never_prompts_even_in_a_terminal(repo, monkeypatch, capsys):
