@@ -16,7 +16,7 @@ from airflow.sdk import DAG, Asset, AsyncCallback, CronDataIntervalTimetable, De
 from dag_factory.airflow.alerts import PipelineNotifier, deadline_missed
 from dag_factory.airflow.docs import doc_md
 from dag_factory.airflow.operators import CheckOperator, ConfigErrorOperator, ExtractOperator, PublishOperator, StageOperator
-from dag_factory.config.describe import dag_tags, lake_label, mode_line
+from dag_factory.config.describe import dag_tags, lake_label, mode_line, staged_from
 from dag_factory.config.loader import FileError
 from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import cron_of
@@ -118,7 +118,7 @@ def build_dag(p: Pipeline) -> DAG:
     with TaskGroup("load", tooltip=f"stage, check, then publish into {p.target.table}", dag=dag) as load_group:
         stage = StageOperator(
             task_id="stage",
-            task_display_name="Stage (write)" + (" in the warehouse" if p.in_warehouse else " from the lake"),
+            task_display_name=f"Stage (write) {staged_from(p).replace('inside', 'in')}",
             doc_md="Writes this run's rows into a staging table beside the target; nothing is visible yet.",
             pipeline=p,
             dag=dag,

@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from dag_factory.config.describe import staged_from
 from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import Interval, latest_complete_interval
 
@@ -77,8 +78,7 @@ class StageOperator(_PipelineOperator):
 
         p = self.pipeline
         interval = interval_from_context(context, p)
-        where = "inside the warehouse" if p.in_warehouse else "from the lake"
-        self.log.info("pipeline %s: staging %s %s for %s", p.name, interval, where, p.target.table)
+        self.log.info("pipeline %s: staging %s %s for %s", p.name, interval, staged_from(p), p.target.table)
         rows = wap.stage(
             p,
             interval,

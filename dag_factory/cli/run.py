@@ -49,7 +49,7 @@ def run_command(name: str, day: str, env: str | None, pipelines: str | None) -> 
     from dag_factory.engine.checks import CheckFailed
 
     interval = interval_for_date(pipeline.schedule, pipeline.timezone, run_date)
-    print(f"{pipeline.name}: {pipeline.load.mode} load of interval {interval} (partition ds={interval.ds})")
+    print(f"{pipeline.name}: {pipeline.load.mode} load of interval {interval} (ds={interval.ds})")
     try:
         source = None if pipeline.in_warehouse else resolve(pipeline.source.conn_id)
         lake = None if pipeline.in_warehouse else (resolve(pipeline.lake.conn_id) if pipeline.lake else staging_conn())
@@ -60,7 +60,10 @@ def run_command(name: str, day: str, env: str | None, pipelines: str | None) -> 
         )
         progress.done()
         if result.extracted is not None:
-            print(f"  extract: {result.extracted:,} rows -> lake partition ds={interval.ds}")
+            where = (
+                f"lake partition {pipeline.lake.path}/ds={interval.ds}" if pipeline.lake else f"local staging ds={interval.ds}"
+            )
+            print(f"  extract: {result.extracted:,} rows -> {where}")
         print(f"  stage: {result.staged:,} rows")
         for check in result.checks:
             print(f"  {check.message()}")

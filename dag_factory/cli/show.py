@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from dag_factory.cli.common import find_pipeline, pipelines_dir
-from dag_factory.config.describe import source_table, target_text, task_ids
+from dag_factory.config.describe import source_table, staged_from, target_text, task_ids
 from dag_factory.config.model import FileSource, Pipeline
 from dag_factory.config.schedules import cron_of
 
@@ -46,8 +46,7 @@ def task_lines(p: Pipeline) -> list[str]:
                 what = f"{p.source.conn_id}: {p.source.type} {p.source.label}"
             lines.append(f"{task_id}   {what} -> {lake}")
         elif task_id == "load.stage":
-            where = "inside the warehouse" if p.in_warehouse else "from the lake"
-            lines.append(f"{task_id}        -> staging table beside {p.target.table} ({where})")
+            lines.append(f"{task_id}        -> staging table beside {p.target.table} ({staged_from(p)})")
         elif task_id in checks:
             lines.append(f"{task_id:<23}{checks[task_id].describe()}")
         elif task_id == "load.publish":

@@ -111,6 +111,13 @@ def lake_label(p: Pipeline) -> str:
     return f"lake {p.lake.path}" if p.lake else "local staging"
 
 
+def staged_from(p: Pipeline) -> str:
+    """Where the stage step reads: never "the lake" for a pipeline without one."""
+    if p.in_warehouse:
+        return "inside the warehouse"
+    return "from the lake" if p.lake else "from local staging"
+
+
 def target_text(p: Pipeline) -> str:
     return f"{p.target.conn_id}.{p.target.table}"
 
