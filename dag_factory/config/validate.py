@@ -172,24 +172,35 @@ def _message(error: ValidationError) -> tuple[str, str, KeyPath]:
         deepest = best_match(fitting) if fitting else None
         if deepest is not None:
             return _explain(deepest)
-        names = " or ".join(_alternatives(error.validator_value))
+        names = " or ".join(_alternatives(_expected(error)))
         path = tuple(error.absolute_path) + ((VALUE,) if error.absolute_path else ())
         return f"expected {names}, got {_describe(error.instance)}", "", path
     return _explain(error)
 
 
-def _alternatives(options: list) -> list[str]:
-    out = []
+def _alternatives(options: list[Any]) -> list[str]:
+    out: list[str] = []
     for option in options:
         types = option.get("type", []) if isinstance(option, dict) else []
         for t in types if isinstance(types, list) else [types]:
-            out.append(_TYPE_NAMES.get(t, t))
+            out.append(_TYPE_NAMES.get(t, str(t)))
     return out or ["a valid value"]
+
+
+def _expected(error: ValidationError) -> Any:
+    """The schema value the instance failed: typed `Unset` only for errors built by hand, never by iter_errors."""
+    return error.validator_value
+
+
+def _schema(error: ValidationError) -> dict[str, Any]:
+    """The failing subschema as a mapping (the stubs also allow True/False schemas and `Unset`)."""
+    return error.schema if isinstance(error.schema, dict) else {}
 
 
 def _explain(error: ValidationError) -> tuple[str, str, KeyPath]:
     path: KeyPath = tuple(error.absolute_path)
     v = error.validator
+    expected = _expected(error)
     if v == "additionalProperties":
         return _unknown_keys(error)[0]
     if path and v not in ("required", "additionalProperties"):
@@ -198,25 +209,25 @@ def _explain(error: ValidationError) -> tuple[str, str, KeyPath]:
         missing = str(error.message).split("'")[1] if "'" in error.message else "?"
         return f"missing required key {missing!r}", "", path
     if v == "type":
-        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        names = " or ".join(_TYPE_NAMES.get(w, w) for w in wanted)
+        wanted = expected if isinstance(expected, list) else [expected]
+        names = " or ".join(_TYPE_NAMES.get(w, str(w)) for w in wanted)
         return f"expected {names}, got {_describe(error.instance)}", "", path
     if v == "enum":
-        return f"{_describe(error.instance)} is not one of: {', '.join(map(str, error.validator_value))}", _enum_hint(error), path
+        return f"{_describe(error.instance)} is not one of: {', '.join(map(str, expected))}", _enum_hint(error), path
     if v in ("minProperties", "maxProperties") and isinstance(error.instance, dict):
         allowed = ", ".join(_subschema_properties(error))
-        return f"needs exactly one of: {allowed}" if error.schema.get("maxProperties") == 1 else error.message, "", path
+        return f"needs exactly one of: {allowed}" if _schema(error).get("maxProperties") == 1 else error.message, "", path
     if v == "const":
-        return f"must be {error.validator_value!r}, got {_describe(error.instance)}", "", path
+        return f"must be {expected!r}, got {_describe(error.instance)}", "", path
     if v == "pattern":
-        rule = error.schema.get("x-rule") if isinstance(error.schema, dict) else None
+        rule = _schema(error).get("x-rule")
         return (
-            f"{_describe(error.instance)} is not valid: expected {rule or 'a value matching ' + error.validator_value}",
+            f"{_describe(error.instance)} is not valid: expected {rule or 'a value matching ' + expected}",
             "",
             path,
         )
     if v == "format":
-        return f"{_describe(error.instance)} is not a valid {error.validator_value} (YYYY-MM-DD)", "", path
+        return f"{_describe(error.instance)} is not a valid {expected} (YYYY-MM-DD)", "", path
     if v == "not" and list(error.absolute_path)[-1:] == ["path"]:
         return f"{_describe(error.instance)} must not contain '..'", "", path
     return (error.message if len(error.message) <= 300 else error.message[:297] + "..."), "", path

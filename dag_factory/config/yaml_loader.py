@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -20,6 +20,7 @@ from yaml.constructor import SafeConstructor
 from dag_factory.config.yaml_hints import syntax_problem
 from dag_factory.errors import ConfigError, Problem
 
+_Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader]
 try:  # libyaml when available: several times faster on big trees
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - pure-Python PyYAML build
@@ -107,7 +108,7 @@ class _Builder:
                 self.fail(node, f"YAML tag {node.tag!r} is not allowed", path)
                 return None
             return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
-        return self._scalar(node, path)
+        return self._scalar(cast(yaml.ScalarNode, node), path)  # the only other kind of node
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any] | None:
         if node.tag != _MAP:
