@@ -2,7 +2,7 @@
 
 The sources are loaded once per session with the benchmark's DDL (tests/support/tpch.py);
 each (source, warehouse) pair runs one full_refresh pipeline per table through the real
-engine, then the warehouse is compared with the source through the drivers only: row
+engine (and an incremental one over three days of lineitem by its date column), then the warehouse is compared with the source through the drivers only: row
 counts, every row, exact decimal sums, the warehouse's column types, NULL vs ''.
 
 char(n) is read the way PostgreSQL casts char(n) to text: trailing blanks dropped, from
@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -36,6 +36,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 IV = Interval(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
 Fetch = Callable[[str], list[tuple]]
+SHIP_DAY1 = datetime(1995, 6, 15, tzinfo=UTC)
+SHIP_DAYS = tuple(Interval(SHIP_DAY1 + timedelta(days=i), SHIP_DAY1 + timedelta(days=i + 1)) for i in range(3))
 
 
 @pytest.fixture(scope="session")
@@ -120,6 +122,15 @@ def loaded(request, pg_server: PgServer, tmp_path_factory: pytest.TempPathFactor
             p = Pipeline(table, SqlSource("src", table=table), Load("full_refresh"), Target("wh", f"tpch.{table}"))
             extract(p, IV, src_conn, lake)
             load(p, IV, lake, wh_conn)
+        daily = Pipeline(
+            "lineitem_daily",
+            SqlSource("src", table="lineitem", batch_size=100),
+            Load("incremental", cursor="l_shipdate", primary_key=("l_orderkey", "l_linenumber")),
+            Target("wh", "tpch.lineitem_daily"),
+        )
+        for iv in (*SHIP_DAYS, SHIP_DAYS[1]):  # the middle day twice: a re-run replaces, never duplicates
+            extract(daily, iv, src_conn, lake)
+            load(daily, iv, lake, wh_conn)
 
     if wh_kind == "duckdb":
         path = str(tmp / "w.duckdb")
@@ -152,6 +163,18 @@ def test_every_row_equal(loaded: Loaded):
     assert not differ, "\n".join(f"{t}: {m}" for t, m in differ.items())
 
 
+def test_incremental_by_date_cursor(loaded: Loaded):
+    """Three days of lineitem by l_shipdate (a date cursor, composite key), one day run twice."""
+    cols = ", ".join(c.name for c in tpch.TABLES["lineitem"])
+    days = "l_shipdate BETWEEN '1995-06-15' AND '1995-06-17'"
+    want = sorted(tpch.as_char_text("lineitem", r) for r in loaded.source(f"SELECT {cols} FROM lineitem WHERE {days}"))
+    got = sorted(loaded.warehouse(f"SELECT {cols} FROM tpch.lineitem_daily"))
+    assert len(want) > 30
+    assert got == want
+    per_day = "SELECT l_shipdate, count(*) FROM {} GROUP BY l_shipdate ORDER BY 1"
+    assert loaded.warehouse(per_day.format("tpch.lineitem_daily")) == loaded.source(per_day.format(f"lineitem WHERE {days}"))
+
+
 def test_decimal_sums_exact(loaded: Loaded):
     checked = 0
     for table in tpch.TABLES:
@@ -175,7 +198,8 @@ def test_warehouse_column_types(loaded: Loaded):
     got = {(t, c): (dt, p, s) for t, c, dt, p, s in rows}
     texts = {"varchar", "text", "character varying"}
     wrong = []
-    for table, cols in tpch.TABLES.items():
+    tables = {**tpch.TABLES, "lineitem_daily": tpch.TABLES["lineitem"]}
+    for table, cols in tables.items():
         for col in cols:
             dt, precision, scale = got[(table, col.name)]
             ok = {
@@ -187,7 +211,7 @@ def test_warehouse_column_types(loaded: Loaded):
             }[col.kind]
             if not ok:
                 wrong.append(f"{table}.{col.name} {col.sql} -> {dt}({precision},{scale})")
-    assert len(got) == sum(len(c) for c in tpch.TABLES.values())
+    assert len(got) == sum(len(c) for c in tables.values())
     assert not wrong, wrong
 
 
