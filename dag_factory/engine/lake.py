@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -28,11 +29,48 @@ ROWS_PER_FILE = 1_000_000
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=-]*$")
 
 
+# how a warehouse takes a partition (capabilities.loads_from) and what a lake can give (Lake.serves):
+# rows streamed through the worker, or a published S3 partition the warehouse reads itself
+LoadsFrom = Literal["stream", "s3_partition"]
+
+
 @dataclass(frozen=True)
 class PartitionInfo:
     rows: int
     files: int
     location: str
+
+
+@dataclass(frozen=True)
+class S3Partition:
+    """A published S3 partition, as warehouses that read the lake themselves need it
+    (Redshift COPY: the manifest; Athena: the locations)."""
+
+    bucket: str
+    ds: str
+    table_location: str  # s3://bucket/<prefix>/<path>/ : the root of all ds= partitions
+    location: str  # s3://bucket/.../ds=YYYY-MM-DD/  (the prefix: what Athena registers)
+    manifest_url: str  # s3://bucket/.../_manifests/ds=YYYY-MM-DD.json (Redshift COPY ... MANIFEST)
+    files: tuple[str, ...]  # s3:// URLs of the data files, in order
+    rows: int
+    schema: pa.Schema
+    run: str  # the token of the run that published it
+
+
+class Lake(Protocol):
+    """What the engine asks of a lake (LocalLake, lake_s3.S3Lake)."""
+
+    serves: tuple[LoadsFrom, ...]
+
+    def write_partition(self, path: str, ds: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> PartitionInfo: ...
+
+    def has_partition(self, path: str, ds: str) -> bool: ...
+
+    def read_partition(self, path: str, ds: str, batch_size: int = 65_536) -> pa.RecordBatchReader: ...
+
+    def partition(self, path: str, ds: str) -> S3Partition:
+        """The published partition for warehouses that read it themselves (when serves has s3_partition)."""
+        ...
 
 
 def validate_lake_path(path: str) -> str:
@@ -69,6 +107,8 @@ def _fsync(path: Path) -> None:
 
 class LocalLake:
     """A lake in a local (or mounted) folder."""
+
+    serves: tuple[LoadsFrom, ...] = ("stream",)
 
     def __init__(self, root: str | os.PathLike[str], rows_per_file: int = ROWS_PER_FILE) -> None:
         self.root = Path(root)
@@ -166,6 +206,9 @@ class LocalLake:
 
     def has_partition(self, path: str, ds: str) -> bool:
         return self.partition_dir(path, ds).is_dir()
+
+    def partition(self, path: str, ds: str) -> S3Partition:
+        raise ConnectionConfigError(f"lake {self.root} is a local folder; this target reads an S3 lake itself")
 
     def read_partition(self, path: str, ds: str, batch_size: int = 65_536) -> pa.RecordBatchReader:
         """Stream the partition's rows; EngineError naming it when it was never written."""

@@ -56,7 +56,6 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -64,7 +63,7 @@ import pyarrow.parquet as pq
 
 from dag_factory.engine.aws import AwsContext
 from dag_factory.engine.connections import ConnInfo
-from dag_factory.engine.lake import ROWS_PER_FILE, PartitionInfo, validate_ds, validate_lake_path
+from dag_factory.engine.lake import ROWS_PER_FILE, LoadsFrom, PartitionInfo, S3Partition, validate_ds, validate_lake_path
 from dag_factory.errors import ConnectionConfigError, EngineError
 
 MANIFEST_DIR = "_manifests"
@@ -106,23 +105,12 @@ def s3_bucket_prefix(conn: ConnInfo) -> tuple[str, str]:
     return validate_bucket(bucket), validate_prefix(prefix)
 
 
-@dataclass(frozen=True)
-class S3Partition:
-    """A published partition, as Redshift COPY and Athena need it."""
-
-    bucket: str
-    ds: str
-    table_location: str  # s3://bucket/<prefix>/<path>/ : the root of all ds= partitions
-    location: str  # s3://bucket/.../ds=YYYY-MM-DD/  (the prefix: what Athena registers)
-    manifest_url: str  # s3://bucket/.../_manifests/ds=YYYY-MM-DD.json (Redshift COPY ... MANIFEST)
-    files: tuple[str, ...]  # s3:// URLs of the data files, in order
-    rows: int
-    schema: pa.Schema
-    run: str  # the token of the run that published it
-
-
 class S3Lake:
     """A lake in an S3 bucket (same interface as LocalLake)."""
+
+    # streams rows to any warehouse, and hands a published partition (manifest + files) to
+    # warehouses that read S3 themselves (Redshift COPY, Athena)
+    serves: tuple[LoadsFrom, ...] = ("stream", "s3_partition")
 
     def __init__(
         self,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -15,17 +14,13 @@ from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.aws import AwsResolver, aws_for
 from dag_factory.engine.connections import KINDS, ConnInfo
-from dag_factory.engine.lake import LocalLake, PartitionInfo
+from dag_factory.engine.lake import Lake, LocalLake, PartitionInfo, S3Partition
 from dag_factory.engine.sources import open_source
-from dag_factory.engine.warehouses.base import LoadResult, Warehouse
+from dag_factory.engine.warehouses.base import DbapiFactory, LoadResult, StageInput, Warehouse
+from dag_factory.engine.warehouses.capabilities import Capabilities, capabilities_for
 from dag_factory.errors import ConnectionConfigError
 
-if TYPE_CHECKING:
-    from dag_factory.engine.lake_s3 import S3Lake
-    from dag_factory.engine.warehouses.athena import AthenaWarehouse
-
 Progress = Callable[[int], None]
-DbapiFactory = Callable[[ConnInfo], Any]  # ConnInfo -> an open DB-API connection
 
 STAGING_PREFIX = "_staging"
 
@@ -38,7 +33,7 @@ class ExtractResult:
     ds: str
 
 
-def open_lake(conn: ConnInfo, aws: AwsResolver | None = None) -> LocalLake | S3Lake:
+def open_lake(conn: ConnInfo, aws: AwsResolver | None = None) -> Lake:
     """The lake behind `conn`: a local folder (kind `fs`) or an S3 bucket + prefix (kind `aws`).
 
     `aws` turns an AWS connection into a boto3 session (the Airflow layer passes the
@@ -53,33 +48,20 @@ def open_lake(conn: ConnInfo, aws: AwsResolver | None = None) -> LocalLake | S3L
     raise ConnectionConfigError(f"connection {conn}: kind {conn.kind!r} cannot be a lake (supported: fs, aws)")
 
 
-def open_warehouse(
-    conn: ConnInfo, aws: AwsResolver | None = None, dbapi: DbapiFactory | None = None
-) -> Warehouse | AthenaWarehouse:
+def warehouse_capabilities(conn: ConnInfo) -> Capabilities:
+    """What the warehouse behind `conn` can do, known before connecting."""
+    try:
+        return capabilities_for(conn.kind)
+    except ConnectionConfigError as e:
+        raise ConnectionConfigError(f"connection {conn}: {e}") from None
+
+
+def open_warehouse(conn: ConnInfo, aws: AwsResolver | None = None, dbapi: DbapiFactory | None = None) -> Warehouse:
     """A connected warehouse for `conn`; use as a context manager.
 
-    `dbapi` (optional) opens the DB-API connection for a Redshift warehouse (the Airflow
-    layer may pass RedshiftSQLHook's); without it the engine connects with redshift_connector."""
-    kind = KINDS.get(conn.kind, conn.kind)
-    if kind == "duckdb":
-        from dag_factory.engine.warehouses.duckdb import DuckDBWarehouse
-
-        return DuckDBWarehouse(conn)
-    if kind == "postgres":
-        from dag_factory.engine.warehouses.postgres import PostgresWarehouse
-
-        return PostgresWarehouse(conn)
-    if kind == "redshift":
-        from dag_factory.engine.warehouses.redshift import RedshiftWarehouse
-
-        return RedshiftWarehouse(conn, dbapi=dbapi(conn) if dbapi else None)
-    if kind in ("aws", "athena"):
-        from dag_factory.engine.warehouses.athena import AthenaWarehouse
-
-        return AthenaWarehouse(conn, aws_for(conn, aws))
-    raise ConnectionConfigError(
-        f"connection {conn}: kind {conn.kind!r} cannot be a warehouse (supported: duckdb, postgres, redshift, aws (Athena))"
-    )
+    `dbapi` (optional) opens the DB-API connection for a warehouse that takes one (Redshift:
+    the Airflow layer may pass RedshiftSQLHook's); `aws` the boto3 session for AWS ones."""
+    return warehouse_capabilities(conn).warehouse_class().open(conn, aws, dbapi)
 
 
 def lake_path(pipeline: Pipeline) -> str:
@@ -113,6 +95,34 @@ def extract(
     return ExtractResult(rows=info.rows, files=info.files, location=info.location, ds=interval.ds)
 
 
+def _lake_input(
+    pipeline: Pipeline, interval: Interval, lake: Lake, lake_conn: ConnInfo, caps: Capabilities, progress: Progress | None
+) -> StageInput:
+    """The partition in the form the warehouse takes it (capabilities.loads_from) and the lake serves."""
+    way = next((w for w in caps.loads_from if w in lake.serves), None)
+    if way is None:
+        raise ConnectionConfigError(
+            f"pipeline {pipeline.name}: a {caps.name} target loads from an S3 lake; "
+            f"set lake.conn_id to an AWS connection (got {lake_conn})"
+        )
+    if way == "s3_partition":  # the warehouse reads the files itself: no rows pass through here
+        return lake.partition(lake_path(pipeline), interval.partition)
+    reader = lake.read_partition(lake_path(pipeline), interval.partition)
+    if progress is not None:
+        reader = pa.RecordBatchReader.from_batches(reader.schema, _counted(reader, progress))
+    return reader
+
+
+def lake_partition(pipeline: Pipeline, interval: Interval, lake_conn: ConnInfo, aws: AwsResolver | None = None) -> S3Partition:
+    """The published partition, for a warehouse that publishes straight from the lake (Athena)."""
+    lake = open_lake(lake_conn, aws)
+    if "s3_partition" not in lake.serves:
+        raise ConnectionConfigError(
+            f"pipeline {pipeline.name}: the target publishes from an S3 lake; set lake.conn_id to an AWS connection (got {lake_conn})"
+        )
+    return lake.partition(lake_path(pipeline), interval.partition)
+
+
 def load(
     pipeline: Pipeline,
     interval: Interval,
@@ -123,25 +133,11 @@ def load(
     aws: AwsResolver | None = None,
     dbapi: DbapiFactory | None = None,
 ) -> LoadResult:
-    """Load the lake partition `interval.partition` into the pipeline's target table."""
-    lake = open_lake(lake_conn, aws)
-    if KINDS.get(warehouse_conn.kind, warehouse_conn.kind) in ("redshift", "aws", "athena"):
-        # Redshift COPYs and Athena registers the S3 partition itself: no rows pass through here
-        from dag_factory.engine.lake_s3 import S3Lake
-
-        if not isinstance(lake, S3Lake):
-            raise ConnectionConfigError(
-                f"pipeline {pipeline.name}: target connection {warehouse_conn} loads from an S3 lake; "
-                f"set lake.conn_id to an AWS connection (got {lake_conn})"
-            )
-        part = lake.partition(lake_path(pipeline), interval.partition)
-        with open_warehouse(warehouse_conn, aws, dbapi) as wh:
-            return wh.load_partition(pipeline.target.table, pipeline.load, interval, part)  # type: ignore[attr-defined]
-    reader = lake.read_partition(lake_path(pipeline), interval.partition)
-    if progress is not None:
-        reader = pa.RecordBatchReader.from_batches(reader.schema, _counted(reader, progress))
-    with open_warehouse(warehouse_conn) as wh:
-        return wh.load(pipeline.target.table, pipeline.load, interval, reader)
+    """Load the lake partition `interval.partition` into the pipeline's target table (stage + publish)."""
+    caps = warehouse_capabilities(warehouse_conn)
+    data = _lake_input(pipeline, interval, open_lake(lake_conn, aws), lake_conn, caps, progress)
+    with open_warehouse(warehouse_conn, aws, dbapi) as wh:
+        return wh.load(pipeline.target.table, pipeline.load, interval, data)
 
 
 def stage_from_lake(
@@ -153,19 +149,6 @@ def stage_from_lake(
     *,
     aws: AwsResolver | None = None,
 ) -> int:
-    """The write step of write-audit-publish from the lake: Redshift COPYs the S3 partition
-    into its staging table (no rows pass through here); other warehouses stream it in."""
-    lake = open_lake(lake_conn, aws)
-    if hasattr(wh, "stage_partition"):
-        from dag_factory.engine.lake_s3 import S3Lake
-
-        if not isinstance(lake, S3Lake):
-            raise ConnectionConfigError(
-                f"pipeline {pipeline.name}: the target stages from an S3 lake; set lake.conn_id to an AWS connection (got {lake_conn})"
-            )
-        part = lake.partition(lake_path(pipeline), interval.partition)
-        return wh.stage_partition(pipeline.target.table, pipeline.load, interval, part)
-    reader = lake.read_partition(lake_path(pipeline), interval.partition)
-    if progress is not None:
-        reader = pa.RecordBatchReader.from_batches(reader.schema, _counted(reader, progress))
-    return wh.stage_reader(pipeline.target.table, pipeline.load, interval, reader)
+    """The write step of write-audit-publish from the lake, in the form the warehouse takes it."""
+    data = _lake_input(pipeline, interval, open_lake(lake_conn, aws), lake_conn, wh.capabilities, progress)
+    return wh.stage(pipeline.target.table, pipeline.load, interval, data)

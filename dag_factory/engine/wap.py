@@ -20,7 +20,7 @@ from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import quote_ident
 from dag_factory.engine.sources.base import base_select, template_values
 from dag_factory.engine.templating import render_sql
-from dag_factory.engine.warehouses.base import LoadResult, Warehouse
+from dag_factory.engine.warehouses.base import DbapiFactory, LoadResult, Warehouse
 from dag_factory.errors import EngineError
 
 
@@ -29,7 +29,8 @@ def _transform_select(pipeline: Pipeline, wh: Warehouse, interval: Interval) -> 
     src = pipeline.source
     if not isinstance(src, SqlSource):  # in_warehouse holds only for sql sources
         raise EngineError(f"pipeline {pipeline.name}: a {src.type} source cannot run inside the warehouse")
-    rendered, params = (None, [])
+    rendered: str | None = None
+    params: list = []
     if src.query is not None:
         rendered, params = render_sql(src.query, template_values(interval), wh.placeholder, wh.escape_literal)
     sql = base_select(src, rendered)
@@ -40,11 +41,6 @@ def _transform_select(pipeline: Pipeline, wh: Warehouse, interval: Interval) -> 
     return sql, params
 
 
-def _stages(wh: object) -> bool:
-    """Athena has no staging table: the lake partition is the table, registered at publish."""
-    return isinstance(wh, Warehouse)
-
-
 def stage(
     pipeline: Pipeline,
     interval: Interval,
@@ -53,13 +49,13 @@ def stage(
     progress: runner.Progress | None = None,
     *,
     aws: AwsResolver | None = None,
-    dbapi: runner.DbapiFactory | None = None,
+    dbapi: DbapiFactory | None = None,
 ) -> int:
     """Write the run's rows to its staging table; returns how many."""
     with runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
-        if not _stages(wh):
-            return 0
         if pipeline.in_warehouse:
+            if not wh.capabilities.runs_queries:
+                raise EngineError(f"pipeline {pipeline.name}: a {wh.capabilities.name} target runs no transforms")
             sql, params = _transform_select(pipeline, wh, interval)
             return wh.stage_query(pipeline.target.table, interval, sql, params)
         if lake_conn is None:
@@ -74,15 +70,17 @@ def check(
     warehouse_conn: ConnInfo,
     *,
     aws: AwsResolver | None = None,
-    dbapi: runner.DbapiFactory | None = None,
+    dbapi: DbapiFactory | None = None,
 ) -> CheckResult:
     """Run one named check on the staged rows; raises CheckFailed when it fails."""
     by_name = {c.name: c for c in pipeline.checks}
     if check_name not in by_name:
         raise EngineError(f"pipeline {pipeline.name} has no check {check_name!r} (has: {', '.join(by_name) or 'none'})")
     with runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
-        if not _stages(wh):
-            raise EngineError(f"pipeline {pipeline.name}: checks need a staging table, which Athena targets do not have")
+        if not wh.capabilities.runs_checks:
+            raise EngineError(
+                f"pipeline {pipeline.name}: checks need a staging table, which {wh.capabilities.name} targets do not have"
+            )
         schema, name, stage_sql = wh.staging_table(pipeline.target.table, interval)
         if wh.columns(schema, name) is None:
             raise EngineError(f"nothing staged for {pipeline.target.table} and {interval.ds}: run the stage step first")
@@ -99,14 +97,18 @@ def publish(
     lake_conn: ConnInfo | None = None,
     *,
     aws: AwsResolver | None = None,
-    dbapi: runner.DbapiFactory | None = None,
+    dbapi: DbapiFactory | None = None,
 ) -> LoadResult:
     with runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
-        if _stages(wh):
-            return wh.publish(pipeline.target.table, pipeline.load, interval)
-    if lake_conn is None:
-        raise EngineError(f"pipeline {pipeline.name}: an Athena target is published from the lake; it needs a lake connection")
-    return runner.load(pipeline, interval, lake_conn, warehouse_conn, aws=aws, dbapi=dbapi)
+        part = None
+        if wh.capabilities.publishes_from_lake:
+            if lake_conn is None:
+                raise EngineError(
+                    f"pipeline {pipeline.name}: a {wh.capabilities.name} target is published from the lake; "
+                    "it needs a lake connection"
+                )
+            part = runner.lake_partition(pipeline, interval, lake_conn, aws)
+        return wh.publish(pipeline.target.table, pipeline.load, interval, part)
 
 
 @dataclass
@@ -126,7 +128,7 @@ def run_interval(
     progress: runner.Progress | None = None,
     *,
     aws: AwsResolver | None = None,
-    dbapi: runner.DbapiFactory | None = None,
+    dbapi: DbapiFactory | None = None,
 ) -> RunResult:
     """All steps of one interval in order (what a DAG run does), for `dag-factory run` and tests.
     A failing check raises CheckFailed before anything is published."""

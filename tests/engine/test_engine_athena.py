@@ -23,7 +23,7 @@ from dag_factory.engine.aws import AwsContext
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.lake_s3 import S3Partition
 from dag_factory.engine.runner import extract, load
-from dag_factory.engine.warehouses.athena import PARQUET_SD, AthenaWarehouse, athena_type
+from dag_factory.engine.warehouses.athena import PARQUET_SD, AthenaWarehouse
 from dag_factory.errors import ConnectionConfigError, EngineError
 from tests.support.moto_server import moto_aws  # noqa: F401  (fixture)
 
@@ -222,18 +222,19 @@ def test_changed_columns_and_changed_mode_fail_naming_them(env):
 
 
 def test_type_mapping_and_names(env):
-    assert athena_type(pa.timestamp("us", tz="UTC"), "t") == "timestamp"
-    assert athena_type(pa.decimal128(38, 10), "d") == "decimal(38,10)"
-    assert athena_type(pa.date32(), "d") == "date"
+    types = AthenaWarehouse.capabilities.types
+    assert types.to_sql(pa.timestamp("us", tz="UTC"), "t") == "timestamp"
+    assert types.to_sql(pa.decimal128(38, 10), "d") == "decimal(38,10)"
+    assert types.to_sql(pa.date32(), "d") == "date"
     for t in (pa.uint32(), pa.time64("us"), pa.null(), pa.decimal256(40, 2)):
         with pytest.raises(EngineError, match="no Athena/Glue mapping"):
-            athena_type(t, "c")
+            types.to_sql(t, "c")
     wh = AthenaWarehouse(ConnInfo("athena", "aws"), env.aws(None))
     part = S3Partition(
         "b", "2024-03-01", "s3://b/t/", "s3://b/t/ds=2024-03-01/", "s3://b/m.json", (), 0, pa.schema([("id", pa.int64())]), "r"
     )
     with pytest.raises(ConnectionConfigError, match="extra.database"):
-        wh.load_partition("orders", Load("snapshot"), IVS[0], part)
+        wh.load("orders", Load("snapshot"), IVS[0], part)
     # a target that belongs to another lake path is not re-pointed
     p = env.pipeline(Load("snapshot"))
     env.put(ROWS)
@@ -250,5 +251,5 @@ def test_type_mapping_and_names(env):
         "r",
     )
     with pytest.raises(EngineError, match="refusing to re-point"):
-        wh.load_partition(f"{env.db}.orders", Load("snapshot"), IVS[0], other)
+        wh.load(f"{env.db}.orders", Load("snapshot"), IVS[0], other)
     wh.close()

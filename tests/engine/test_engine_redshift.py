@@ -1,11 +1,11 @@
-"""Redshift warehouse: the exact COPY it issues, and every statement after the COPY run
-against a real PostgreSQL (Redshift's dialect is a PostgreSQL 8 descendant; the SQL used is
-the common subset). The COPY itself is replaced by a local fill of the staging table from
-the very files the manifest lists (read from moto over HTTP). Nothing here talks to Redshift."""
+"""Redshift warehouse: the exact COPY it issues, and every other statement run against a real
+PostgreSQL (Redshift's dialect is a PostgreSQL 8 descendant; the SQL used is the common subset).
+The warehouse runs unchanged on a DB-API connection to PostgreSQL (tests/support/redshift_on_pg)
+that carries out the one statement PostgreSQL cannot run, the COPY, from the very files the
+manifest lists (read from moto over HTTP). Nothing here talks to Redshift."""
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -20,11 +20,12 @@ from dag_factory.config.model import Lake, Load, Pipeline, SqlSource, Target
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.aws import AwsContext
 from dag_factory.engine.connections import ConnInfo
-from dag_factory.engine.lake_s3 import S3Lake, S3Partition
+from dag_factory.engine.lake_s3 import S3Partition
 from dag_factory.engine.runner import extract, load, stage_from_lake
 from dag_factory.engine.warehouses.redshift import RedshiftWarehouse
 from dag_factory.errors import ConnectionConfigError, EngineError
 from tests.support.moto_server import moto_aws  # noqa: F401  (fixture)
+from tests.support.redshift_on_pg import RedshiftOnPostgres
 
 pytestmark = pytest.mark.postgres
 
@@ -38,52 +39,38 @@ def _at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 class Env:
-    """SQLite source -> S3 lake (moto) -> 'Redshift' (PostgreSQL + recorded COPY)."""
+    """SQLite source -> S3 lake (moto) -> 'Redshift' (PostgreSQL behind a DB-API connection)."""
 
-    def __init__(self, m, pg_conn: ConnInfo, tmp: Path, monkeypatch) -> None:
+    def __init__(self, m, pg_conn: ConnInfo, tmp: Path) -> None:
         self.m = m
         self.bucket = m.new_bucket()
         self.aws = lambda c: AwsContext(m.shared_session(), m.endpoint_url)
         self.lake_conn = ConnInfo("lake", "aws", extra={"bucket": self.bucket, "prefix": "raw"})
-        self.lake = S3Lake(self.bucket, "raw", self.aws(self.lake_conn))
         self.src_path = tmp / "src.sqlite"
         with sqlite3.connect(self.src_path) as db:
             db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT, amount NUMERIC(12,2), updated_at TIMESTAMP)")
         self.src = ConnInfo("src", "sqlite", host=str(self.src_path))
         self.pg = pg_conn
         self.wh = ConnInfo("rs", "redshift", host="cluster.example", port=5439, database="dev", extra={"iam_role": ROLE})
-        self.copies: list[str] = []
-        self.statements: list[list[str]] = []
-        env = self
-
-        def fake_copy(wh: RedshiftWarehouse, sql: str, table_sql: str, part: S3Partition) -> None:
-            """Stand-in for Redshift's COPY: same table, the manifest's files, in file column order."""
-            env.copies.append(sql)
-            wh.statements.append(sql)
-            manifest = json.loads(
-                m.client("s3").get_object(Bucket=env.bucket, Key=part.manifest_url.split("/", 3)[3])["Body"].read()
-            )
-            assert [e["url"] for e in manifest["entries"]] == list(part.files)
-            rows = env.lake.read_partition(env.path, part.ds).read_all().to_pylist()
-            if rows:
-                marks = ", ".join(["%s"] * len(rows[0]))
-                with wh.db.cursor() as cur:
-                    cur.executemany(f"INSERT INTO {table_sql} VALUES ({marks})", [list(r.values()) for r in rows])
-
-        monkeypatch.setattr(RedshiftWarehouse, "copy", fake_copy)
-        real_close = RedshiftWarehouse.close
-
-        def close(wh: RedshiftWarehouse) -> None:
-            env.statements.append(list(wh.statements))
-            real_close(wh)
-
-        monkeypatch.setattr(RedshiftWarehouse, "close", close)
+        self.connections: list[RedshiftOnPostgres] = []  # one per warehouse opened, in order
+        self.fail_at: str | None = None
         self.path = "shop/orders"
 
-    def dbapi(self, conn: ConnInfo) -> psycopg.Connection:
+    def dbapi(self, conn: ConnInfo) -> RedshiftOnPostgres:
         assert conn.kind == "redshift"
-        c = self.pg
-        return psycopg.connect(host=c.host, port=c.port, user=c.login, password=c.password, dbname=c.database)
+        db = RedshiftOnPostgres(self.pg, self.m.client("s3"))
+        db.fail_at = self.fail_at
+        self.connections.append(db)
+        return db
+
+    @property
+    def statements(self) -> list[list[str]]:
+        """The statements each opened warehouse sent, without catalog and count reads."""
+        return [c.writes() for c in self.connections]
+
+    @property
+    def copies(self) -> list[str]:
+        return [s for c in self.connections for s in c.copies]
 
     def put(self, rows) -> None:
         with sqlite3.connect(self.src_path) as db:
@@ -115,8 +102,8 @@ class Env:
 
 
 @pytest.fixture
-def env(moto_aws, pg_conn, tmp_path, monkeypatch):  # noqa: F811
-    return Env(moto_aws, pg_conn, tmp_path, monkeypatch)
+def env(moto_aws, pg_conn, tmp_path):  # noqa: F811
+    return Env(moto_aws, pg_conn, tmp_path)
 
 
 DAY1_ROWS = [
@@ -237,7 +224,7 @@ def test_full_refresh_swaps_in_one_transaction(env):
     assert left == [("orders",)]
 
 
-def test_changed_columns_fail_before_the_transaction_and_leave_the_target(env):
+def test_changed_columns_fail_and_leave_the_target(env):
     p = env.pipeline(Load("incremental", cursor="updated_at"))
     env.put(DAY1_ROWS)
     env.run(p, IVS[0])
@@ -247,26 +234,19 @@ def test_changed_columns_fail_before_the_transaction_and_leave_the_target(env):
     with pytest.raises(EngineError, match=r"note \(missing in target"):
         env.run(p, IVS[0])
     assert env.target() == before
-    assert "BEGIN" not in env.statements[-1]
+    assert env.statements[-1][-2:] == ["BEGIN", "ROLLBACK"]  # checked under the publish lock, nothing written
 
 
-def test_a_failing_statement_rolls_the_transaction_back(env, monkeypatch):
+def test_a_failing_statement_rolls_the_transaction_back(env):
     p = env.pipeline(Load("incremental", cursor="updated_at"))
     env.put(DAY1_ROWS)
     env.run(p, IVS[0])
     before = env.target()
-    real = RedshiftWarehouse.execute
-
-    def execute(wh, sql, params=()):
-        if sql.startswith("INSERT INTO"):
-            real(wh, "SELECT 1/0")  # an error after the DELETE, inside the transaction
-        return real(wh, sql, params)
-
-    monkeypatch.setattr(RedshiftWarehouse, "execute", execute)
+    env.fail_at = "INSERT INTO"  # the cluster rejects the INSERT, after the DELETE, inside the transaction
     with pytest.raises(EngineError, match="division by zero"):
         env.run(p, IVS[0])
     assert env.target() == before
-    assert "ROLLBACK" in env.statements[-1]
+    assert env.statements[-1][-1] == "ROLLBACK" and "COMMIT" not in env.statements[-1]
 
 
 def test_connection_checks(env, tmp_path):

@@ -41,18 +41,17 @@ table is fixed. full_refresh takes the new schema with the new location.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
-
-import pyarrow as pa
 
 from dag_factory.config.model import Load
 from dag_factory.config.schedules import Interval
-from dag_factory.engine.aws import AwsContext
+from dag_factory.engine.aws import AwsContext, AwsResolver, aws_for
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import split_table, validate_identifier
 from dag_factory.engine.lake_s3 import S3Partition, _client_error_code
-from dag_factory.engine.warehouses.base import SNAPSHOT_COLUMN, LoadResult
+from dag_factory.engine.warehouses.base import SNAPSHOT_COLUMN, DbapiFactory, LoadResult, StageInput, Warehouse
+from dag_factory.engine.warehouses.capabilities import capabilities_for
 from dag_factory.errors import ConnectionConfigError, EngineError
 
 INCREMENTAL_PARTITION = "ds"
@@ -64,37 +63,23 @@ PARQUET_SD = {
         "Parameters": {"serialization.format": "1"},
     },
 }
-_SIMPLE = {
-    pa.int8(): "tinyint",
-    pa.int16(): "smallint",
-    pa.int32(): "int",
-    pa.int64(): "bigint",
-    pa.float32(): "float",
-    pa.float64(): "double",
-    pa.bool_(): "boolean",
-    pa.string(): "string",
-    pa.large_string(): "string",
-    pa.binary(): "binary",
-    pa.large_binary(): "binary",
-    pa.date32(): "date",
-}
 
 
-def athena_type(t: pa.DataType, column: str) -> str:
-    if t in _SIMPLE:
-        return _SIMPLE[t]
-    if pa.types.is_timestamp(t):
-        return "timestamp"  # Parquet INT64 timestamps; tz-aware ones are stored as UTC instants
-    if pa.types.is_decimal(t) and t.precision <= 38:
-        return f"decimal({t.precision},{t.scale})"
-    raise EngineError(
-        f"column {column!r}: Arrow type {t} has no Athena/Glue mapping (unsigned integers, time of day and "
-        "untyped NULL columns cannot be read by Athena from Parquet; cast them in the source query)"
-    )
+@dataclass(frozen=True)
+class _Plan:
+    """What registering a partition needs, worked out without a catalog call."""
+
+    database: str
+    table: str
+    columns: list[dict[str, str]]
+    keys: list[dict[str, str]]  # partition keys
+    value: str  # this interval's partition value ("" for full_refresh)
 
 
-class AthenaWarehouse:
+class AthenaWarehouse(Warehouse):
     """Registers lake partitions as Glue tables/partitions that Athena queries."""
+
+    capabilities = capabilities_for("athena")
 
     def __init__(self, conn: ConnInfo, aws: AwsContext) -> None:
         self.conn = conn
@@ -103,17 +88,32 @@ class AthenaWarehouse:
         self.catalog: dict[str, str] = {"CatalogId": str(conn.extra["catalog_id"])} if conn.extra.get("catalog_id") else {}
         self.default_database = conn.extra.get("database")
 
-    def __enter__(self) -> AthenaWarehouse:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    @classmethod
+    def open(cls, conn: ConnInfo, aws: AwsResolver | None = None, dbapi: DbapiFactory | None = None) -> AthenaWarehouse:
+        return cls(conn, aws_for(conn, aws))
 
     def close(self) -> None:
         self.glue.close()
 
-    def load(self, target_table: str, load: Load, interval: Interval, reader: pa.RecordBatchReader) -> LoadResult:
-        raise EngineError("an Athena target is the S3 lake itself; give the pipeline a lake on an AWS connection")
+    # -- the steps Athena has no SQL for -------------------------------------------
+    def stage_query(self, target_table: str, interval: Interval, sql: str, params: list) -> int:
+        raise EngineError("an Athena target runs no transforms: its tables are lake partitions registered in Glue")
+
+    def staging_table(self, target_table: str, interval: Interval) -> tuple[str | None, str, str]:
+        raise EngineError("an Athena target has no staging table: the lake partition is registered as it is")
+
+    def fetch(self, sql: str, params: list | tuple = ()) -> tuple[list[str], list[tuple]]:
+        raise EngineError("dag_factory runs no Athena queries (checks need a staging table)")
+
+    def columns(self, schema: str | None, table: str, temp: bool = False) -> list[tuple[str, str]] | None:
+        """(name, Glue type) of a registered table, partition keys last; None if not registered."""
+        database, name = self._names(f"{schema}.{table}" if schema else table)
+        found = self._get("get_table", DatabaseName=database, Name=name)
+        if found is None:
+            return None
+        t = found["Table"]
+        cols = t["StorageDescriptor"].get("Columns", []) + t.get("PartitionKeys", [])
+        return [(c["Name"], c["Type"]) for c in cols]
 
     # -- Glue helpers -----------------------------------------------------------
     def _call(self, op: str, **kwargs: Any) -> Any:
@@ -146,21 +146,24 @@ class AthenaWarehouse:
             )
         return validate_identifier(database).lower(), table.lower()
 
-    # -- load -----------------------------------------------------------------
-    def load_partition(self, target_table: str, load: Load, interval: Interval, part: S3Partition) -> LoadResult:
+    # -- write: nothing moves; the partition is checked against the mode -----------
+    def _plan(self, target_table: str, load: Load, interval: Interval, data: StageInput) -> _Plan:
+        if not isinstance(data, S3Partition):
+            raise EngineError("an Athena target is the S3 lake itself; give the pipeline a lake on an AWS connection")
+        part = data
         database, table = self._names(target_table)
-        columns = [{"Name": validate_identifier(f.name).lower(), "Type": athena_type(f.type, f.name)} for f in part.schema]
+        columns = [{"Name": validate_identifier(f.name).lower(), "Type": self.types.to_sql(f.type, f.name)} for f in part.schema]
         lowered = [c["Name"] for c in columns]
         if len(set(lowered)) != len(lowered):
             raise EngineError(f"columns {part.schema.names} collide in Athena, which lowercases names")
         if load.mode == "incremental":
-            if load.primary_key:
+            if load.primary_key and not self.capabilities.merges:
                 raise EngineError(
                     f"Athena target {database}.{table}: incremental with primary_key (merge by key) needs an Iceberg "
                     "table, which dag_factory does not manage yet. Drop primary_key (each interval is its own ds "
                     "partition, replaced on re-run) or use snapshot / full_refresh."
                 )
-            if interval.end - interval.start < timedelta(hours=23):
+            if interval.end - interval.start < self.capabilities.min_incremental_interval:
                 raise EngineError(
                     f"Athena target {database}.{table}: incremental needs intervals of at least a day; interval {interval} "
                     f"shares the lake partition ds={interval.ds} with other intervals of the same day"
@@ -176,7 +179,20 @@ class AthenaWarehouse:
             raise EngineError(f"unknown load mode {load.mode!r}")
         if {k["Name"] for k in keys} & set(lowered):
             raise EngineError(f"Athena target {database}.{table}: the source already has a column named {keys[0]['Name']!r}")
+        return _Plan(database, table, columns, keys, value)
 
+    def stage(self, target_table: str, load: Load, interval: Interval, data: StageInput) -> int:
+        """Check the partition against the mode and names (no catalog call); the lake partition is the stage."""
+        self._plan(target_table, load, interval, data)
+        assert isinstance(data, S3Partition)
+        return data.rows
+
+    # -- publish: register the partition -------------------------------------------
+    def publish(self, target_table: str, load: Load, interval: Interval, part: S3Partition | None = None) -> LoadResult:
+        if part is None:
+            raise EngineError("an Athena target is published from the lake partition; give the pipeline a lake")
+        plan = self._plan(target_table, load, interval, part)
+        database, table, columns, keys, value = plan.database, plan.table, plan.columns, plan.keys, plan.value
         self._ensure_database(database)
         existing = self._get("get_table", DatabaseName=database, Name=table)
         existing = existing["Table"] if existing else None

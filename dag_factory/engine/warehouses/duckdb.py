@@ -7,35 +7,17 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import duckdb
 import pyarrow as pa
 
+from dag_factory.engine.aws import AwsResolver
 from dag_factory.engine.connections import ConnInfo
-from dag_factory.engine.warehouses.base import Warehouse, _token
+from dag_factory.engine.warehouses.base import DbapiFactory, StageInput
+from dag_factory.engine.warehouses.capabilities import capabilities_for
+from dag_factory.engine.warehouses.sql import SqlWarehouse, _token
 from dag_factory.errors import ConnectionConfigError, EngineError
-
-_SIMPLE = {
-    pa.int8(): "TINYINT",
-    pa.int16(): "SMALLINT",
-    pa.int32(): "INTEGER",
-    pa.int64(): "BIGINT",
-    pa.uint8(): "UTINYINT",
-    pa.uint16(): "USMALLINT",
-    pa.uint32(): "UINTEGER",
-    pa.uint64(): "UBIGINT",
-    pa.float32(): "REAL",
-    pa.float64(): "DOUBLE",
-    pa.bool_(): "BOOLEAN",
-    pa.string(): "VARCHAR",
-    pa.large_string(): "VARCHAR",
-    pa.binary(): "BLOB",
-    pa.large_binary(): "BLOB",
-    pa.date32(): "DATE",
-    pa.time64("us"): "TIME",
-    pa.null(): "VARCHAR",
-}
 
 
 def _writer_lock(db_file: Path) -> IO[bytes]:
@@ -50,7 +32,8 @@ def _writer_lock(db_file: Path) -> IO[bytes]:
     return handle
 
 
-class DuckDBWarehouse(Warehouse):
+class DuckDBWarehouse(SqlWarehouse):
+    capabilities = capabilities_for("duckdb")
     placeholder = "?"
     default_schema = "main"
     date_type = "DATE"
@@ -80,6 +63,10 @@ class DuckDBWarehouse(Warehouse):
             self.db.execute(f"SET memory_limit = '{limit}'")
         self.conn = conn
 
+    @classmethod
+    def open(cls, conn: ConnInfo, aws: AwsResolver | None = None, dbapi: DbapiFactory | None = None) -> DuckDBWarehouse:
+        return cls(conn)
+
     def close(self) -> None:
         self.db.close()
         self._release()
@@ -88,17 +75,6 @@ class DuckDBWarehouse(Warehouse):
         if self._lock is not None:
             self._lock.close()  # closing the file drops the flock
             self._lock = None
-
-    def sql_type(self, t: pa.DataType, column: str) -> str:
-        if t in _SIMPLE:
-            return _SIMPLE[t]
-        if pa.types.is_timestamp(t):
-            return "TIMESTAMPTZ" if t.tz is not None else "TIMESTAMP"
-        if pa.types.is_decimal(t):
-            if t.precision > 38:
-                raise EngineError(f"column {column!r}: DuckDB decimals hold at most 38 digits, got {t}")
-            return f"DECIMAL({t.precision},{t.scale})"
-        raise EngineError(f"column {column!r}: Arrow type {t} has no DuckDB mapping")
 
     def execute(self, sql: str, params: list | tuple = ()) -> int:
         try:
@@ -127,16 +103,18 @@ class DuckDBWarehouse(Warehouse):
             raise
         self.db.execute("COMMIT")
 
-    def stage(self, reader: pa.RecordBatchReader, table_sql: str, columns: list[str]) -> int:
+    def _fill_stage(self, data: StageInput, table_sql: str, columns: list[str]) -> int:
+        if not isinstance(data, pa.RecordBatchReader):
+            raise EngineError("DuckDB stages rows streamed from the lake, not a remote partition")
         view = f"_dagf_arrow_{_token()}"
-        self.db.register(view, reader)
+        self.db.register(view, data)
         try:
             return self.execute(f'INSERT INTO {table_sql} SELECT * FROM "{view}"')
         finally:
             self.db.unregister(view)
 
     def columns(self, schema: str | None, table: str, temp: bool = False) -> list[tuple[str, str]] | None:
-        db = "temp" if temp else self.db.execute("SELECT current_database()").fetchone()[0]
+        db = "temp" if temp else self._one("SELECT current_database()")
         rows = self.db.execute(
             "SELECT column_name, data_type FROM duckdb_columns() "
             "WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index",
@@ -145,4 +123,9 @@ class DuckDBWarehouse(Warehouse):
         return [(r[0], r[1]) for r in rows] or None
 
     def count(self, table_sql: str) -> int:
-        return int(self.db.execute(f"SELECT count(*) FROM {table_sql}").fetchone()[0])
+        return int(self._one(f"SELECT count(*) FROM {table_sql}"))
+
+    def _one(self, sql: str) -> Any:
+        row = self.db.execute(sql).fetchone()
+        assert row is not None  # an aggregate or current_database() always returns a row
+        return row[0]

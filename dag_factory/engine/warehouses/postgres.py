@@ -10,32 +10,14 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from dag_factory.engine.aws import AwsResolver
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import quote_ident
 from dag_factory.engine.pgconn import connect_postgres
-from dag_factory.engine.warehouses.base import Warehouse
+from dag_factory.engine.warehouses.base import DbapiFactory, StageInput
+from dag_factory.engine.warehouses.capabilities import capabilities_for
+from dag_factory.engine.warehouses.sql import SqlWarehouse
 from dag_factory.errors import EngineError
-
-_SIMPLE = {
-    pa.int8(): "SMALLINT",
-    pa.int16(): "SMALLINT",
-    pa.int32(): "INTEGER",
-    pa.int64(): "BIGINT",
-    pa.uint8(): "SMALLINT",
-    pa.uint16(): "INTEGER",
-    pa.uint32(): "BIGINT",
-    pa.uint64(): "NUMERIC(20,0)",
-    pa.float32(): "REAL",
-    pa.float64(): "DOUBLE PRECISION",
-    pa.bool_(): "BOOLEAN",
-    pa.string(): "TEXT",
-    pa.large_string(): "TEXT",
-    pa.binary(): "BYTEA",
-    pa.large_binary(): "BYTEA",
-    pa.date32(): "DATE",
-    pa.time64("us"): "TIME",
-    pa.null(): "TEXT",
-}
 
 
 def _bytea_hex(arr: pa.Array) -> pa.Array:
@@ -43,7 +25,8 @@ def _bytea_hex(arr: pa.Array) -> pa.Array:
     return pa.array([None if v is None else "\\x" + v.hex() for v in arr.to_pylist()], pa.string())
 
 
-class PostgresWarehouse(Warehouse):
+class PostgresWarehouse(SqlWarehouse):
+    capabilities = capabilities_for("postgres")
     placeholder = "%s"
     default_schema = "public"
     date_type = "date"
@@ -52,20 +35,15 @@ class PostgresWarehouse(Warehouse):
         self.conn = conn
         self.pg = connect_postgres(conn, autocommit=True)
 
+    @classmethod
+    def open(cls, conn: ConnInfo, aws: AwsResolver | None = None, dbapi: DbapiFactory | None = None) -> PostgresWarehouse:
+        return cls(conn)
+
     def close(self) -> None:
         self.pg.close()
 
     def _temp_sql(self, table: str) -> str:
         return f"pg_temp.{quote_ident(table)}"
-
-    def sql_type(self, t: pa.DataType, column: str) -> str:
-        if t in _SIMPLE:
-            return _SIMPLE[t]
-        if pa.types.is_timestamp(t):
-            return "TIMESTAMPTZ" if t.tz is not None else "TIMESTAMP"
-        if pa.types.is_decimal(t):
-            return f"NUMERIC({t.precision},{t.scale})"
-        raise EngineError(f"column {column!r}: Arrow type {t} has no PostgreSQL mapping")
 
     def execute(self, sql: str, params: list | tuple = ()) -> int:
         try:
@@ -103,7 +81,10 @@ class PostgresWarehouse(Warehouse):
         except psycopg.Error as e:
             raise EngineError(f"PostgreSQL {self.conn}: {e}") from e
 
-    def stage(self, reader: pa.RecordBatchReader, table_sql: str, columns: list[str]) -> int:
+    def _fill_stage(self, data: StageInput, table_sql: str, columns: list[str]) -> int:
+        if not isinstance(data, pa.RecordBatchReader):
+            raise EngineError("PostgreSQL stages rows streamed from the lake, not a remote partition")
+        reader = data
         cols = ", ".join(quote_ident(c) for c in columns)
         binary = [i for i, f in enumerate(reader.schema) if pa.types.is_binary(f.type)]
         opts = pacsv.WriteOptions(include_header=False)
@@ -138,4 +119,6 @@ class PostgresWarehouse(Warehouse):
         return [(r[0], r[1]) for r in rows] or None
 
     def count(self, table_sql: str) -> int:
-        return int(self.pg.execute(f"SELECT count(*) FROM {table_sql}").fetchone()[0])
+        row = self.pg.execute(f"SELECT count(*) FROM {table_sql}").fetchone()
+        assert row is not None  # count(*) always returns a row
+        return int(row[0])

@@ -13,14 +13,14 @@ schema (= database), login, password, and in extra:
 Steps (write-audit-publish, as every warehouse; `<stage>` is base.staging_table's
 `<schema>._dagf_stage_<table>_<yyyymmdd>`, persistent so checks can run between steps):
 
-- stage (`stage_partition`)::
+- stage (sql.SqlWarehouse.stage; only the fill is Redshift's: `_fill_stage`)::
 
       CREATE SCHEMA IF NOT EXISTS <schema>
       DROP TABLE IF EXISTS <stage>
       CREATE TABLE <stage> (<columns in Parquet file order>)
       COPY <stage> FROM 's3://.../_manifests/ds=D.json' IAM_ROLE '<role>' FORMAT AS PARQUET MANIFEST
 
-- publish, incremental (its SQL differs from base.publish: Redshift's DELETE takes no
+- publish, incremental (`_publish_incremental`, the one publish step whose SQL differs: Redshift's DELETE takes no
   table alias, so the key match is `DELETE ... USING` instead of a correlated EXISTS)::
 
       BEGIN
@@ -31,7 +31,7 @@ Steps (write-audit-publish, as every warehouse; `<stage>` is base.staging_table'
         DROP TABLE <stage>
       COMMIT
 
-- publish, snapshot / full_refresh: base.publish unchanged (DELETE of the snapshot_date +
+- publish, snapshot / full_refresh: sql.SqlWarehouse's steps unchanged (DELETE of the snapshot_date +
   INSERT, or the RENAME swap), which is Redshift SQL as written.
 
 Statements go through any DB-API 2 connection in autocommit mode with explicit
@@ -46,26 +46,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pyarrow as pa
-
 from dag_factory.config.model import Load
 from dag_factory.config.schedules import Interval
+from dag_factory.engine.aws import AwsResolver
 from dag_factory.engine.connections import ConnInfo
-from dag_factory.engine.identifiers import quote_ident, split_table, validate_identifier
+from dag_factory.engine.identifiers import quote_ident
 from dag_factory.engine.lake_s3 import S3Partition
-from dag_factory.engine.warehouses.base import LoadResult, Warehouse
-from dag_factory.engine.warehouses.postgres import _SIMPLE as PG_SIMPLE
+from dag_factory.engine.warehouses.base import DbapiFactory, StageInput
+from dag_factory.engine.warehouses.capabilities import capabilities_for
+from dag_factory.engine.warehouses.sql import SqlWarehouse, Staged
 from dag_factory.errors import ConnectionConfigError, EngineError
-
-# PostgreSQL's mapping, where Redshift's dialect differs (its TEXT is VARCHAR(256): too short)
-_SIMPLE = {
-    **PG_SIMPLE,
-    pa.string(): "VARCHAR(65535)",
-    pa.large_string(): "VARCHAR(65535)",
-    pa.binary(): "VARBYTE(1024000)",
-    pa.large_binary(): "VARBYTE(1024000)",
-    pa.null(): "VARCHAR(65535)",
-}
 
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -101,7 +91,8 @@ def connect_redshift(conn: ConnInfo) -> Any:
         raise EngineError(f"cannot connect to Redshift connection {conn}: {e}") from e
 
 
-class RedshiftWarehouse(Warehouse):
+class RedshiftWarehouse(SqlWarehouse):
+    capabilities = capabilities_for("redshift")
     placeholder = "%s"
     default_schema = "public"
     date_type = "date"
@@ -118,7 +109,12 @@ class RedshiftWarehouse(Warehouse):
         self.copy_region = _literal(region, _REGION, "AWS region") if region else None
         self.db = dbapi if dbapi is not None else connect_redshift(conn)
         self.db.autocommit = True  # transactions are explicit BEGIN/COMMIT
-        self.statements: list[str] = []  # every statement issued, in order (for logs and tests)
+
+    @classmethod
+    def open(cls, conn: ConnInfo, aws: AwsResolver | None = None, dbapi: DbapiFactory | None = None) -> RedshiftWarehouse:
+        """`dbapi` (optional) opens the DB-API connection (the Airflow layer passes RedshiftSQLHook's);
+        without it the engine connects with redshift_connector."""
+        return cls(conn, dbapi=dbapi(conn) if dbapi else None)
 
     def close(self) -> None:
         self.db.close()
@@ -127,18 +123,7 @@ class RedshiftWarehouse(Warehouse):
     def escape_literal(sql_text: str) -> str:
         return sql_text.replace("%", "%%")
 
-    # -- dialect ------------------------------------------------------------
-    def sql_type(self, t: pa.DataType, column: str) -> str:
-        if t in _SIMPLE:
-            return _SIMPLE[t]
-        if pa.types.is_timestamp(t):
-            return "TIMESTAMPTZ" if t.tz is not None else "TIMESTAMP"
-        if pa.types.is_decimal(t) and t.precision <= 38:
-            return f"NUMERIC({t.precision},{t.scale})"
-        raise EngineError(f"column {column!r}: Arrow type {t} has no Redshift mapping")
-
     def execute(self, sql: str, params: list | tuple = ()) -> int:
-        self.statements.append(sql)
         cur = self.db.cursor()
         try:
             cur.execute(sql, list(params))  # always bound: '%' in SQL text must be '%%'
@@ -211,68 +196,20 @@ class RedshiftWarehouse(Warehouse):
             sql += f" REGION {self.copy_region}"
         return sql
 
-    def copy(self, sql: str, table_sql: str, part: S3Partition) -> None:
-        """Run the COPY (a test replaces this with a local fill of `table_sql`)."""
-        self.execute(sql)
-
-    def stage(self, reader: Any, table_sql: str, columns: list[str]) -> int:
-        if not isinstance(reader, S3Partition):
+    def _fill_stage(self, data: StageInput, table_sql: str, columns: list[str]) -> int:
+        if not isinstance(data, S3Partition):
             raise EngineError("Redshift stages from the S3 lake only (COPY ... FORMAT AS PARQUET MANIFEST)")
-        self.copy(self.copy_sql(table_sql, reader), table_sql, reader)
+        self.execute(self.copy_sql(table_sql, data))
         return self.count(table_sql)
 
-    def stage_reader(self, target_table: str, load: Load, interval: Interval, reader: pa.RecordBatchReader) -> int:
-        raise EngineError(
-            "a Redshift target stages from the S3 lake with COPY (stage_partition); give the pipeline a lake on an AWS connection"
-        )
-
-    def stage_partition(self, target_table: str, load: Load, interval: Interval, part: S3Partition) -> int:
-        """Write: COPY the published lake partition into the run's staging table (base.staging_table)."""
-        names = [validate_identifier(f.name) for f in part.schema]
-        self._validate_columns(load, names)
-        if load.mode == "incremental":
-            self._cursor_bounds(load, interval, part.schema)  # fail before staging, with the Arrow type
-        ddl = ", ".join(f"{quote_ident(n)} {self.sql_type(f.type, n)}" for n, f in zip(names, part.schema, strict=True))
-        _, _, stage_sql = self._fresh_stage(target_table, interval)
-        self.execute(f"CREATE TABLE {stage_sql} ({ddl})")
-        return self.stage(part, stage_sql, names)
-
-    # -- publish ------------------------------------------------------------------
-    def publish(self, target_table: str, load: Load, interval: Interval) -> LoadResult:
-        """As base.publish, except incremental: Redshift's DELETE takes no table alias, so the
-        interval is deleted without one and the key match is `DELETE ... USING <stage>`."""
-        if load.mode != "incremental":
-            return super().publish(target_table, load, interval)
-        schema_name, table = split_table(target_table)
-        _, stage, stage_sql = self.staging_table(target_table, interval)
-        staged = self.columns(schema_name, stage)
-        if staged is None:
-            raise EngineError(f"nothing staged for {target_table} and {interval.ds}: run the stage step first")
-        names = [n for n, _ in staged]
-        self._validate_columns(load, names)
-        target_sql = self._table_sql(schema_name, table)
-        inserted = self.count(stage_sql)
-        col_list = ", ".join(quote_ident(n) for n in names)
-        existing = self.columns(schema_name, table)
-        if existing is not None:
-            self._check_columns(f"{schema_name or self.default_schema}.{table}", existing, list(staged))
-        predicate, bounds = self._catalog_cursor_bounds(load, interval, dict(staged))
-        with self.transaction():
-            if existing is None:
-                self.execute(f"CREATE TABLE {target_sql} AS SELECT {col_list} FROM {stage_sql} LIMIT 0")
-            deleted = self.execute(f"DELETE FROM {target_sql} WHERE {predicate}", bounds)
-            if load.primary_key:
-                match = " AND ".join(f"{target_sql}.{quote_ident(k)} = {stage_sql}.{quote_ident(k)}" for k in load.primary_key)
-                deleted += self.execute(f"DELETE FROM {target_sql} USING {stage_sql} WHERE {match}")
-            self.execute(f"INSERT INTO {target_sql} ({col_list}) SELECT {col_list} FROM {stage_sql}")
-            self.execute(f"DROP TABLE {stage_sql}")
-        return LoadResult(inserted=inserted, deleted=deleted)
-
-    # -- both in one go (runner.load) ------------------------------------------------
-    def load(self, target_table: str, load: Load, interval: Interval, reader: pa.RecordBatchReader) -> LoadResult:
-        raise EngineError("a Redshift target loads from the S3 lake with COPY; give the pipeline a lake on an AWS connection")
-
-    def load_partition(self, target_table: str, load: Load, interval: Interval, part: S3Partition) -> LoadResult:
-        """Stage (COPY) and publish the lake partition in one go, no checks in between."""
-        self.stage_partition(target_table, load, interval, part)
-        return self.publish(target_table, load, interval)
+    # -- publish: the one step whose SQL differs ----------------------------------
+    def _publish_incremental(self, s: Staged, load: Load, interval: Interval) -> int:
+        """Redshift's DELETE takes no table alias: the interval is deleted without one and the
+        key match is `DELETE ... USING <stage>` instead of a correlated EXISTS."""
+        predicate, bounds = self._catalog_cursor_bounds(load, interval, dict(s.columns))
+        deleted = self.execute(f"DELETE FROM {s.target_sql} WHERE {predicate}", bounds)
+        if load.primary_key:
+            match = " AND ".join(f"{s.target_sql}.{quote_ident(k)} = {s.stage_sql}.{quote_ident(k)}" for k in load.primary_key)
+            deleted += self.execute(f"DELETE FROM {s.target_sql} USING {s.stage_sql} WHERE {match}")
+        self.execute(f"INSERT INTO {s.target_sql} ({s.col_list}) SELECT {s.col_list} FROM {s.stage_sql}")
+        return deleted

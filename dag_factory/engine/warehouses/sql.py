@@ -1,0 +1,270 @@
+"""Load semantics shared by the SQL warehouses: stage, check, then one short transaction.
+
+The modes (see Load): incremental replaces the interval's rows (and, with a primary key,
+every staged key); snapshot replaces one `snapshot_date`; full_refresh swaps in a complete
+new table. Publishing is split into steps (`_publish_<mode>`, `_swap`, `_create_target`) so a
+dialect overrides only the step whose SQL differs, and a new mode is one more step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from abc import abstractmethod
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date
+
+import pyarrow as pa
+
+from dag_factory.config.model import Load
+from dag_factory.config.schedules import Interval
+from dag_factory.engine.identifiers import quote_ident, split_table, validate_identifier
+from dag_factory.engine.lake_s3 import S3Partition
+from dag_factory.engine.warehouses.base import SNAPSHOT_COLUMN, LoadResult, StageInput, Warehouse
+from dag_factory.errors import EngineError
+
+_MAX_STAGE_NAME = 63  # PostgreSQL's identifier limit, the shortest among the SQL warehouses
+
+
+def _token() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What publish works from: the staged table as the catalog describes it."""
+
+    schema: str | None  # the target's schema (None: the default)
+    table: str  # the target's name
+    target_sql: str
+    stage: str
+    stage_sql: str
+    columns: list[tuple[str, str]]  # (name, catalog type) of the staged table
+    rows: int
+
+    @property
+    def names(self) -> list[str]:
+        return [n for n, _ in self.columns]
+
+    @property
+    def col_list(self) -> str:
+        return ", ".join(quote_ident(n) for n in self.names)
+
+
+class SqlWarehouse(Warehouse):
+    """A SQL warehouse: a staging table beside the target, published in one transaction."""
+
+    date_type = "DATE"  # how the catalog spells the snapshot_date column's type
+
+    # -- dialect hooks ------------------------------------------------------
+    def sql_type(self, t: pa.DataType, column: str) -> str:
+        """DDL type for an Arrow type (EngineError if unsupported)."""
+        return self.types.to_sql(t, column)
+
+    @abstractmethod
+    def execute(self, sql: str, params: list | tuple = ()) -> int:
+        """Run one statement; returns the affected row count (DML) or -1."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[object]:
+        """Context manager: commit on success, roll back on error."""
+
+    @abstractmethod
+    def _fill_stage(self, data: StageInput, table_sql: str, columns: list[str]) -> int:
+        """Copy the rows into the existing (empty) staging table `table_sql`; returns the row count."""
+
+    @abstractmethod
+    def count(self, table_sql: str) -> int: ...
+
+    def _serialize(self, name: str) -> None:  # noqa: B027 - a hook, empty by default
+        """Inside a transaction: wait until no other loader holds `name` (a table or schema),
+        so two runs at once act as one after the other. Default: nothing, for warehouses whose
+        writers queue anyway (DuckDB's file lock); PostgreSQL takes an advisory lock."""
+
+    def _create_schema(self, schema_name: str) -> None:
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema_name)}")
+
+    def _table_sql(self, schema: str | None, table: str) -> str:
+        return f"{quote_ident(schema or self.default_schema)}.{quote_ident(table)}"
+
+    def _temp_sql(self, table: str) -> str:
+        return quote_ident(table)
+
+    # -- shared checks --------------------------------------------------------
+    def _cursor_bounds(self, load: Load, interval: Interval, schema: pa.Schema) -> tuple[str, list]:
+        """The cursor predicate and its bound values, typed like the cursor column."""
+        cursor = validate_identifier(load.cursor or "")
+        if cursor not in schema.names:
+            raise EngineError(f"cursor column {cursor!r} is not among the extracted columns {schema.names}")
+        t = schema.field(cursor).type
+        start, end = interval.start_utc, interval.end_utc
+        if pa.types.is_timestamp(t) and t.tz is not None:
+            params: list = [start, end]
+        elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+            # naive cursor values are UTC: compare with naive UTC bounds
+            params = [start.replace(tzinfo=None), end.replace(tzinfo=None)]
+        else:
+            raise EngineError(
+                f"cursor column {cursor!r} has type {t}; incremental loads need a timestamp or date "
+                "cursor (declare it as TIMESTAMP/DATETIME/DATE in the source)"
+            )
+        c = quote_ident(cursor)
+        p = self.placeholder
+        return f"({c} >= {p} AND {c} < {p})", params
+
+    def _catalog_cursor_bounds(self, load: Load, interval: Interval, types: dict[str, str]) -> tuple[str, list]:
+        """Like _cursor_bounds, from the staged column's catalog type (publish runs in
+        another task than extract, so there is no Arrow schema here)."""
+        cursor = validate_identifier(load.cursor or "")
+        t = types[cursor].lower()
+        start, end = interval.start_utc, interval.end_utc
+        if t == "timestamptz" or ("with time zone" in t and "without" not in t):
+            params: list = [start, end]
+        elif t.startswith("timestamp") or t in ("date", "datetime"):
+            params = [start.replace(tzinfo=None), end.replace(tzinfo=None)]
+        else:
+            raise EngineError(f"cursor column {cursor!r} has type {t}; incremental loads need a timestamp or date cursor")
+        c, p = quote_ident(cursor), self.placeholder
+        return f"({c} >= {p} AND {c} < {p})", params
+
+    def _check_columns(self, target: str, existing: list[tuple[str, str]], expected: list[tuple[str, str]]) -> None:
+        have, want = dict(existing), dict(expected)
+        problems = []
+        for name in want:
+            if name not in have:
+                problems.append(f"{name} (missing in target, staged as {want[name]})")
+            elif have[name] != want[name]:
+                problems.append(f"{name} (target {have[name]}, staged {want[name]})")
+        for name in have:
+            if name not in want:
+                problems.append(f"{name} (only in target, {have[name]})")
+        if problems:
+            raise EngineError(
+                f"target table {target} does not match the extracted columns: "
+                + "; ".join(problems)
+                + ". Alter or drop the target (or use full_refresh); nothing was loaded."
+            )
+
+    def _validate_columns(self, load: Load, names: list[str]) -> None:
+        if load.mode == "snapshot" and SNAPSHOT_COLUMN in names:
+            raise EngineError(f"snapshot load: the source already has a column named {SNAPSHOT_COLUMN!r}")
+        for k in load.primary_key:
+            if validate_identifier(k) not in names:
+                raise EngineError(f"primary key column {k!r} is not among the extracted columns {names}")
+        if load.mode == "incremental" and validate_identifier(load.cursor or "") not in names:
+            raise EngineError(f"cursor column {load.cursor!r} is not among the extracted columns {names}")
+        if load.mode not in self.capabilities.load_modes:
+            raise EngineError(f"unknown load mode {load.mode!r}")
+
+    # -- write ------------------------------------------------------------------
+    def staging_table(self, target_table: str, interval: Interval) -> tuple[str | None, str, str]:
+        """Beside the target, one per target and interval, so a re-run replaces its own stage and
+        parallel intervals don't meet; persistent, so checks can run between the steps."""
+        schema_name, table = split_table(target_table)
+        when = interval.partition.replace("-", "").lower()
+        name = f"_dagf_stage_{table}_{when}"
+        if len(name) > _MAX_STAGE_NAME:
+            name = f"_dagf_stage_{hashlib.sha1(table.encode()).hexdigest()[:12]}_{when}"
+        return schema_name, name, self._table_sql(schema_name, name)
+
+    def _fresh_stage(self, target_table: str, interval: Interval) -> tuple[str | None, str, str]:
+        schema_name, name, stage_sql = self.staging_table(target_table, interval)
+        if schema_name:
+            self._create_schema(schema_name)
+        self.execute(f"DROP TABLE IF EXISTS {stage_sql}")
+        return schema_name, name, stage_sql
+
+    def stage(self, target_table: str, load: Load, interval: Interval, data: StageInput) -> int:
+        """Create the run's staging table with the extract's columns, then fill it."""
+        arrow_schema = data.schema
+        names = [validate_identifier(f.name) for f in arrow_schema]
+        self._validate_columns(load, names)
+        if load.mode == "incremental":
+            self._cursor_bounds(load, interval, arrow_schema)  # fail before staging, with the Arrow type
+        ddl = ", ".join(f"{quote_ident(n)} {self.sql_type(f.type, n)}" for n, f in zip(names, arrow_schema, strict=True))
+        _, _, stage_sql = self._fresh_stage(target_table, interval)
+        self.execute(f"CREATE TABLE {stage_sql} ({ddl})")
+        return self._fill_stage(data, stage_sql, names)
+
+    def stage_query(self, target_table: str, interval: Interval, sql: str, params: list) -> int:
+        _, _, stage_sql = self._fresh_stage(target_table, interval)
+        self.execute(f"CREATE TABLE {stage_sql} AS {sql}", params)
+        return self.count(stage_sql)
+
+    # -- publish ------------------------------------------------------------------
+    def _staged(self, target_table: str, load: Load, interval: Interval) -> Staged:
+        schema_name, table = split_table(target_table)
+        _, stage, stage_sql = self.staging_table(target_table, interval)
+        columns = self.columns(schema_name, stage)
+        if columns is None:
+            raise EngineError(f"nothing staged for {target_table} and {interval.ds}: run the stage step (load.stage) first")
+        self._validate_columns(load, [n for n, _ in columns])
+        target_sql = self._table_sql(schema_name, table)
+        return Staged(schema_name, table, target_sql, stage, stage_sql, columns, self.count(stage_sql))
+
+    def _publishers(self) -> dict[str, Callable[[Staged, Load, Interval], int]]:
+        """Load mode -> the step that replaces the target's rows inside the publish transaction
+        (returns rows deleted). full_refresh is not here: it swaps tables (_swap)."""
+        return {"incremental": self._publish_incremental, "snapshot": self._publish_snapshot}
+
+    def publish(self, target_table: str, load: Load, interval: Interval, part: S3Partition | None = None) -> LoadResult:
+        """Publish the staged rows into the target in one short transaction, by mode."""
+        s = self._staged(target_table, load, interval)
+        if load.mode == "full_refresh":
+            return LoadResult(inserted=s.rows, deleted=self._swap(s))
+        expected = list(s.columns)
+        if load.mode == "snapshot":
+            expected.append((SNAPSHOT_COLUMN, self.date_type))
+        with self.transaction():
+            # one publish per target at a time, and the target looked up under that lock: two
+            # runs at once (max_active_runs > 1) must not both create it or interleave
+            self._serialize(f"table {s.target_sql}")
+            existing = self.columns(s.schema, s.table)
+            if existing is None:
+                self._create_target(s, load)
+            else:
+                self._check_columns(f"{s.schema or self.default_schema}.{s.table}", existing, expected)
+            deleted = self._publishers()[load.mode](s, load, interval)
+            self.execute(f"DROP TABLE {s.stage_sql}")
+        return LoadResult(inserted=s.rows, deleted=deleted)
+
+    def _create_target(self, s: Staged, load: Load) -> None:
+        extra = f", CAST(NULL AS DATE) AS {quote_ident(SNAPSHOT_COLUMN)}" if load.mode == "snapshot" else ""
+        self.execute(f"CREATE TABLE {s.target_sql} AS SELECT {s.col_list}{extra} FROM {s.stage_sql} LIMIT 0")
+
+    def _publish_snapshot(self, s: Staged, load: Load, interval: Interval) -> int:
+        ds, p, snap = date.fromisoformat(interval.ds), self.placeholder, quote_ident(SNAPSHOT_COLUMN)
+        deleted = self.execute(f"DELETE FROM {s.target_sql} WHERE {snap} = {p}", [ds])
+        self.execute(
+            f"INSERT INTO {s.target_sql} ({s.col_list}, {snap}) SELECT {s.col_list}, CAST({p} AS DATE) FROM {s.stage_sql}",
+            [ds],
+        )
+        return deleted
+
+    def _publish_incremental(self, s: Staged, load: Load, interval: Interval) -> int:
+        predicate, bounds = self._catalog_cursor_bounds(load, interval, dict(s.columns))
+        where = predicate
+        if load.primary_key:
+            match = " AND ".join(f"s.{quote_ident(k)} = t.{quote_ident(k)}" for k in load.primary_key)
+            where = f"{predicate} OR EXISTS (SELECT 1 FROM {s.stage_sql} AS s WHERE {match})"
+        deleted = self.execute(f"DELETE FROM {s.target_sql} AS t WHERE {where}", bounds)
+        self.execute(f"INSERT INTO {s.target_sql} ({s.col_list}) SELECT {s.col_list} FROM {s.stage_sql}")
+        return deleted
+
+    def _swap(self, s: Staged) -> int:
+        """full_refresh: the complete staged table takes the target's name in one transaction;
+        readers see the old table or the new one, never an empty or partial one."""
+        old = f"_dagf_old_{_token()}"
+        deleted = 0
+        with self.transaction():
+            self._serialize(f"table {s.target_sql}")
+            if self.columns(s.schema, s.table) is not None:
+                deleted = self.count(s.target_sql)
+                self.execute(f"ALTER TABLE {s.target_sql} RENAME TO {quote_ident(old)}")
+                self.execute(f"ALTER TABLE {s.stage_sql} RENAME TO {quote_ident(s.table)}")
+                self.execute(f"DROP TABLE {self._table_sql(s.schema, old)}")
+            else:
+                self.execute(f"ALTER TABLE {s.stage_sql} RENAME TO {quote_ident(s.table)}")
+        return deleted
