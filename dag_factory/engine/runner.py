@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import Interval
+from dag_factory.engine import located
 from dag_factory.engine.aws import AwsResolver, aws_for
 from dag_factory.engine.connections import KINDS, ConnInfo
 from dag_factory.engine.lake import Lake, LocalLake, PartitionInfo, S3Partition
@@ -88,10 +89,12 @@ def extract(
     aws: AwsResolver | None = None,
 ) -> ExtractResult:
     """Read the interval's selection from the source into the lake partition `interval.partition`."""
-    lake = open_lake(lake_conn, aws)
-    with open_source(source_conn, pipeline.source.type, aws) as src:
-        schema, batches = src.read(pipeline.source, pipeline.load, interval)
-        info: PartitionInfo = lake.write_partition(lake_path(pipeline), interval.partition, schema, _counted(batches, progress))
+    with located.step(pipeline, "extract", located.SOURCE_QUERY):
+        lake = open_lake(lake_conn, aws)
+        with open_source(source_conn, pipeline.source.type, aws) as src:
+            schema, batches = src.read(pipeline.source, pipeline.load, interval)
+            rows = _counted(batches, progress)
+            info: PartitionInfo = lake.write_partition(lake_path(pipeline), interval.partition, schema, rows)
     return ExtractResult(rows=info.rows, files=info.files, location=info.location, ds=interval.ds)
 
 
@@ -134,10 +137,11 @@ def load(
     dbapi: DbapiFactory | None = None,
 ) -> LoadResult:
     """Load the lake partition `interval.partition` into the pipeline's target table (stage + publish)."""
-    caps = warehouse_capabilities(warehouse_conn)
-    data = _lake_input(pipeline, interval, open_lake(lake_conn, aws), lake_conn, caps, progress)
-    with open_warehouse(warehouse_conn, aws, dbapi) as wh:
-        return wh.load(pipeline.target.table, pipeline.load, interval, data)
+    with located.step(pipeline, "load"):
+        caps = warehouse_capabilities(warehouse_conn)
+        data = _lake_input(pipeline, interval, open_lake(lake_conn, aws), lake_conn, caps, progress)
+        with open_warehouse(warehouse_conn, aws, dbapi) as wh:
+            return wh.load(pipeline.target.table, pipeline.load, interval, data)
 
 
 def stage_from_lake(

@@ -54,6 +54,29 @@ class _Bound:
         return hash(self.value)
 
 
+class TemplateRenderError(EngineError):
+    """A template failed to compile or render; `line` is the line inside the template text
+    (1-based, 0 when unknown), which the step boundary turns into a YAML or query-file line."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def template_line(exc: BaseException) -> int:
+    """The template line an error points at: Jinja puts it on syntax errors, and into the
+    traceback (frames of the file '<template>') for errors raised while rendering."""
+    lineno = getattr(exc, "lineno", None)
+    if isinstance(lineno, int) and lineno > 0:
+        return lineno
+    line, tb = 0, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
 @lru_cache(maxsize=1)
 def _env() -> SandboxedEnvironment:
     return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -80,7 +103,7 @@ def render_sql(
         text = _env().from_string(template).render(context)
     except (TemplateError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: the sandbox's range() limit
         available = ", ".join(sorted([*values, *(raw or {})]))
-        raise EngineError(f"SQL template error: {exc} (available: {available})") from None
+        raise TemplateRenderError(f"SQL template error: {exc} (available: {available})", template_line(exc)) from None
     params: list[object] = []
     out: list[str] = []
     pos = 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from dag_factory.config.model import Pipeline, SqlSource
 from dag_factory.config.schedules import Interval
-from dag_factory.engine import runner
+from dag_factory.engine import located, runner
 from dag_factory.engine.aws import AwsResolver
 from dag_factory.engine.checks import CheckFailed, CheckResult, run_check
 from dag_factory.engine.connections import ConnInfo
@@ -52,7 +52,7 @@ def stage(
     dbapi: DbapiFactory | None = None,
 ) -> int:
     """Write the run's rows to its staging table; returns how many."""
-    with runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
+    with located.step(pipeline, "stage", located.SOURCE_QUERY), runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
         if pipeline.in_warehouse:
             if not wh.capabilities.runs_queries:
                 raise EngineError(f"pipeline {pipeline.name}: a {wh.capabilities.name} target runs no transforms")
@@ -73,10 +73,11 @@ def check(
     dbapi: DbapiFactory | None = None,
 ) -> CheckResult:
     """Run one named check on the staged rows; raises CheckFailed when it fails."""
-    by_name = {c.name: c for c in pipeline.checks}
-    if check_name not in by_name:
-        raise EngineError(f"pipeline {pipeline.name} has no check {check_name!r} (has: {', '.join(by_name) or 'none'})")
-    with runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
+    names = [c.name for c in pipeline.checks]
+    if check_name not in names:
+        raise EngineError(f"pipeline {pipeline.name} has no check {check_name!r} (has: {', '.join(names) or 'none'})")
+    index = names.index(check_name)
+    with located.step(pipeline, "check", located.check_sql(index)), runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
         if not wh.capabilities.runs_checks:
             raise EngineError(
                 f"pipeline {pipeline.name}: checks need a staging table, which {wh.capabilities.name} targets do not have"
@@ -84,9 +85,9 @@ def check(
         schema, name, stage_sql = wh.staging_table(pipeline.target.table, interval)
         if wh.columns(schema, name) is None:
             raise EngineError(f"nothing staged for {pipeline.target.table} and {interval.ds}: run the stage step first")
-        result = run_check(wh, by_name[check_name], stage_sql, interval)
-    if not result.passed:
-        raise CheckFailed(result)
+        result = run_check(wh, pipeline.checks[index], stage_sql, interval)
+        if not result.passed:
+            raise CheckFailed(result)
     return result
 
 
@@ -99,7 +100,7 @@ def publish(
     aws: AwsResolver | None = None,
     dbapi: DbapiFactory | None = None,
 ) -> LoadResult:
-    with runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
+    with located.step(pipeline, "publish"), runner.open_warehouse(warehouse_conn, aws, dbapi) as wh:
         part = None
         if wh.capabilities.publishes_from_lake:
             if lake_conn is None:
