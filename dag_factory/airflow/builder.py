@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from airflow.sdk import DAG, Asset, AsyncCallback, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference, TaskGroup
 
 from dag_factory.airflow.alerts import PipelineNotifier, deadline_missed
-from dag_factory.airflow.docs import doc_md
+from dag_factory.airflow.docs import doc_md, fenced
 from dag_factory.airflow.operators import CheckOperator, ConfigErrorOperator, ExtractOperator, PublishOperator, StageOperator
 from dag_factory.config.describe import dag_tags, lake_label, mode_line, staged_from
 from dag_factory.config.loader import FileError
@@ -159,19 +159,33 @@ def build_dag(p: Pipeline) -> DAG:
     return dag
 
 
-def build_placeholder(error: FileError, dag_id: str) -> DAG:
-    """A visible stand-in for a pipeline whose file is invalid: no schedule, one failing task."""
+def build_placeholder(error: FileError, dag_id: str, owner: str | None = None) -> DAG:
+    """A visible stand-in for a pipeline whose file is invalid: no schedule, one failing task.
+    The DAG list shows the display name and the owner, so the error goes there, not only in
+    the docs one click away."""
     text = str(error.error)
-    first = error.error.problems[0].format() if error.error.problems else text
+    problems = error.error.problems
+    first = problems[0].format() if problems else text
+    if problems:
+        p = problems[0]
+        short = f"{p.message}" + (f" ({p.hint})" if p.hint else "")
+        where = f"line {p.line}: " if p.line else ""
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        display = f"{dag_id}: CONFIG ERROR {where}{short}"
+        display = (display if len(display) <= 180 else display[:177] + "...") + more
+    else:
+        display = f"{dag_id}: CONFIG ERROR"
     dag = DAG(
         dag_id=dag_id,
+        dag_display_name=display,
         description=f"CONFIG ERROR: {first}"[:200],
         schedule=None,
         start_date=datetime(2024, 1, 1, tzinfo=ZoneInfo("UTC")),
         catchup=False,
         tags=[CONFIG_ERROR_TAG],
+        default_args={"owner": owner} if owner else {},
         doc_md=f"### Config error in `{error.path}`\n\nThis pipeline is not loaded until its file is fixed. "
-        f"Run `dag-factory lint {error.path}` locally.\n\n```\n{text}\n```",
+        f"Run `dag-factory lint {error.path}` locally.\n\n" + "\n".join(fenced(text)),
         auto_register=False,
     )
     ConfigErrorOperator(task_id="config_error", task_display_name="Config error: fix the YAML", error_text=text, dag=dag)

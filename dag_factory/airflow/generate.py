@@ -16,7 +16,7 @@ from airflow.sdk import get_parsing_context
 
 from dag_factory.airflow.builder import build_dag, build_placeholder
 from dag_factory.config.cache import ConfigCache
-from dag_factory.config.loader import FileError, discover, load_pipelines
+from dag_factory.config.loader import FileError, declared_owner, discover, load_pipelines
 from dag_factory.errors import ConfigError, Problem
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,11 @@ def generate_dags(namespace: dict[str, Any], pipelines_dir: str | None = None) -
         dag_id = error.dag_id if error.dag_id not in dags else f"{error.dag_id}_config_error"
         log.warning("dag_factory: %s", error.error)
         try:
-            dags[dag_id] = build_placeholder(error, dag_id)
+            owner = declared_owner(error.path, root)
+        except Exception:  # the owner is a nicety; the placeholder must appear regardless
+            owner = None
+        try:
+            dags[dag_id] = build_placeholder(error, dag_id, owner)
         except Exception:
             log.exception("dag_factory: could not build the placeholder DAG for %s", error.path)
     namespace.update(dags)

@@ -148,6 +148,24 @@ def environment_names(path: Path, root: Path) -> set[str]:
     return _env_names(docs)
 
 
+def declared_owner(path: Path, root: Path) -> str | None:
+    """The owner a file that failed to load still names (its own `owner:`, else the nearest
+    _defaults.yaml's), so its placeholder DAG keeps the team instead of becoming `airflow`."""
+    cache, owner = _DefaultsCache(), None
+    layers: list[LocatedDoc | ConfigError | None] = [
+        cache._get(f / DEFAULTS_FILE) for f in cache._folders(root.resolve(), path.resolve().parent)
+    ]
+    try:
+        layers.append(load_file(path, display_path(path)))
+    except ConfigError:
+        pass
+    for doc in layers:
+        value = doc.data.get("owner") if isinstance(doc, LocatedDoc) and isinstance(doc.data, dict) else None
+        if isinstance(value, str) and 0 < len(value.strip()) <= 100:
+            owner = value.strip()
+    return owner
+
+
 def _read_query_file(data: dict[str, Any], marks: dict, path: Path, root: Path, shown: str) -> list[Problem]:
     """Inline `source.query_file` (relative to the pipeline's folder, inside the pipelines root)."""
     source = data["source"]
