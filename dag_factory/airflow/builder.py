@@ -16,6 +16,7 @@ from airflow.sdk import DAG, Asset, AsyncCallback, CronDataIntervalTimetable, De
 from dag_factory.airflow.alerts import PipelineNotifier, deadline_missed
 from dag_factory.airflow.docs import doc_md, fenced
 from dag_factory.airflow.operators import CheckOperator, ConfigErrorOperator, ExtractOperator, PublishOperator, StageOperator
+from dag_factory.airflow.pools import publish_pool
 from dag_factory.config.describe import dag_tags, lake_label, mode_line, staged_from
 from dag_factory.config.loader import FileError
 from dag_factory.config.model import Pipeline
@@ -144,6 +145,7 @@ def build_dag(p: Pipeline) -> DAG:
             doc_md=f"Publishes into `{p.target.table}`: {mode_line(p)}.",
             pipeline=p,
             outlets=[asset_for(p)],
+            pool=publish_pool(p.target.conn_id),  # caps concurrent publishes into one warehouse
             on_success_callback=[PipelineNotifier(p.name, "success", p.alerts.on_success)] if p.alerts.on_success else None,
             dag=dag,
         )

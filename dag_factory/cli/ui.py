@@ -218,6 +218,26 @@ def api_token(base_url: str, password: str, user: str = "admin", timeout: float 
             time.sleep(2)
 
 
+def create_pools(base_url: str, token: str, pipelines: Path, env: str = "local", slots: int = 1) -> list[str]:
+    """Create (or reset to `slots`) the publish pool of every target connection of the
+    pipelines in `pipelines` for `env` (dag_factory/airflow/pools.py): Airflow never
+    schedules a task whose pool does not exist. One slot suits the demo's DuckDB file."""
+    from dag_factory.airflow.pools import publish_pools
+    from dag_factory.config.loader import load_pipelines
+
+    pools = publish_pools(load_pipelines(pipelines, env=env).pipelines.values())
+    entities = [{"name": name, "slots": slots, "description": text} for name, text in pools.items()]
+    body = {"actions": [{"action": "create", "entities": entities, "action_on_existence": "overwrite"}]}
+    request = urllib.request.Request(f"{base_url}/api/v2/pools", data=json.dumps(body).encode(), method="PATCH")
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        result = json.load(response).get("create") or {}
+    if result.get("errors"):
+        raise StandaloneError(f"could not create the pools {sorted(pools)}: {result['errors']}")
+    return sorted(pools)
+
+
 def unpause_all(base_url: str, token: str) -> list[str]:
     """Unpause every paused DAG already known to the metadata DB (DAGs first seen by
     standalone are created unpaused; those from an earlier `./demo.sh` are paused)."""
@@ -328,7 +348,9 @@ def ui_command(days: int, home_arg: str, port: int) -> int:
     try:
         wait_until_ready(proc, f"http://{host}:{port}", log_path, timeout=300)
         password = read_password(airflow_home)
-        unpaused = unpause_all(f"http://{host}:{port}", api_token(f"http://{host}:{port}", password))
+        token = api_token(f"http://{host}:{port}", password)
+        pools = create_pools(f"http://{host}:{port}", token, Path(env["DAG_FACTORY_PIPELINES"]), env["DAG_FACTORY_ENV"])
+        unpaused = unpause_all(f"http://{host}:{port}", token)
         if unpaused:
             print(f"unpaused {', '.join(sorted(unpaused))}", flush=True)
         print(
@@ -338,6 +360,7 @@ def ui_command(days: int, home_arg: str, port: int) -> int:
             f"  DAGs:     the pipelines in {env['DAG_FACTORY_PIPELINES']} (unpaused; edit or add a YAML file and it "
             f"shows up within ~20 s)\n"
             f"  log:      tail -f {log_path}\n"
+            f"  pools:    {', '.join(pools)} (1 slot: one publish at a time into the DuckDB file)\n"
             f"{history}Trigger runs with logical dates in those days, or with none (the latest complete interval).\n"
             f"Ctrl-C stops Airflow.",
             flush=True,

@@ -200,7 +200,9 @@ def airflow_standalone(root: Path, days: int = 3, timeout: float = 180) -> Itera
         except ui.StandaloneError as exc:
             raise AssertionError(str(exc)) from None
         password = ui.read_password(airflow_home)
-        server = AirflowServer(base_url, ui.api_token(base_url, password), password, home, airflow_home, pipelines, log_path)
+        token = ui.api_token(base_url, password)
+        ui.create_pools(base_url, token, pipelines, env["DAG_FACTORY_ENV"])  # else no publish task is ever scheduled
+        server = AirflowServer(base_url, token, password, home, airflow_home, pipelines, log_path)
         print(f"\nAirflow standalone ready at {base_url} after {time.monotonic() - started:.0f}s (log: {log_path})")
         yield server
     finally:
