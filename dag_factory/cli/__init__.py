@@ -68,7 +68,9 @@ def _authoring_parsers(sub) -> None:
     diff.add_argument("--env", help="environment to resolve (default: $DAG_FACTORY_ENV or 'local')")
 
     docs = sub.add_parser("docs", help="write a Markdown pipeline catalog with a Mermaid lineage graph")
-    docs.add_argument("--out", default="docs/catalog", help="output folder (default: docs/catalog)")
+    docs.add_argument(
+        "--out", default="docs/catalog", help="output folder (default: docs/catalog); it prints whether to commit it"
+    )
     docs.add_argument("--pipelines", default=None, help="pipelines folder (default: ./pipelines)")
     docs.add_argument("--env", help="environment to resolve (default: $DAG_FACTORY_ENV or 'local')")
 

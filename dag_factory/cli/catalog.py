@@ -253,5 +253,32 @@ def docs_command(out: str, pipelines: str | None, env: str | None) -> int:
     except FileExistsError as exc:
         print(f"dag-factory docs: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {len(written)} pages to {out}/ (index.md and one page per pipeline)")
+    folder = Path(out)
+    print(f"wrote {len(written)} pages to {folder}/ ({folder.resolve()}): index.md and one page per pipeline")
+    print(f"  {commit_advice(folder)}")
     return 0
+
+
+def commit_advice(folder: Path) -> str:
+    """Whether to commit the catalog, from what git says about the folder."""
+    import subprocess
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=30)
+
+    try:
+        if git("rev-parse", "--is-inside-work-tree").stdout.strip() != "true":
+            return "not in a git repository: the pages are generated output; regenerate them with `dag-factory docs`"
+        if git("check-ignore", "-q", ".").returncode == 0:
+            return "this folder is git-ignored: the catalog stays local; nothing to commit"
+        if git("ls-files", "--", ".").stdout.strip():
+            return (
+                "this folder is committed: commit the updated pages with the pipeline change so they stay in step "
+                "(see `git status " + str(folder) + "`)"
+            )
+    except (OSError, subprocess.SubprocessError):
+        return "the pages are generated output; regenerate them with `dag-factory docs`"
+    return (
+        "not committed yet: commit it to publish the catalog with the repository (GitHub renders the pages and the "
+        "Mermaid graph), or add the folder to .gitignore to keep it local; `dag-factory docs` regenerates it any time"
+    )

@@ -4,7 +4,7 @@ the changes between two of them in words a reviewer acts on."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dag_factory.config.describe import (
@@ -76,6 +76,7 @@ class Facts:
     checks: dict[str, str]
     alerts: dict[str, str]
     settings: dict[str, str]
+    review: dict[str, str] = field(default_factory=dict)  # what a reviewer checks on a new pipeline
 
     def signature(self) -> str:
         """Everything but the name and the file: equal signatures = same content."""
@@ -98,7 +99,26 @@ def facts(p: Pipeline, path: str) -> Facts:
         checks=check_facts(p),
         alerts=alert_facts(p),
         settings=settings(p),
+        review=review_facts(p),
     )
+
+
+def review_facts(p: Pipeline) -> dict[str, str]:
+    """Start date, schedule, key and lookback: what decides which rows a new pipeline loads."""
+    lookback = getattr(p.load, "lookback", None)
+    out = {
+        "start_date": p.start_date.isoformat() + (" (catchup)" if p.catchup else " (no catchup: earlier days need a backfill)"),
+        "schedule": schedule_text(p),
+    }
+    if p.load.mode == "incremental":
+        out["cursor"] = p.load.cursor or "none"
+        out["key"] = ", ".join(p.load.primary_key) or "none (each interval's rows are appended)"
+        out["lookback"] = str(lookback) if lookback else "none (each run reads exactly its interval)"
+    return out
+
+
+def review_line(f: Facts) -> str:
+    return "; ".join(f"{k} {v}" for k, v in f.review.items())
 
 
 @dataclass

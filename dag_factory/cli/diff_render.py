@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dag_factory.cli.diff_facts import Facts, one_line_summary
+from dag_factory.cli.diff_facts import Facts, one_line_summary, review_line
 from dag_factory.cli.diff_report import Report
 
 
@@ -25,7 +25,7 @@ def render_text(r: Report) -> str:
         return "\n".join(lines) + "\n"
     lines.append(_counts(r))
     for f in r.added:
-        lines += ["", f"added    {f.name} ({f.path})", f"  {one_line_summary(f)}"]
+        lines += ["", f"added    {f.name} ({f.path})", f"  {one_line_summary(f)}", f"  review: {review_line(f)}"]
     for f in r.removed:
         lines += ["", f"removed  {f.name} ({f.path})", f"  {_removed_note(f)}"]
     for a, b, changes in r.renamed:
@@ -75,7 +75,7 @@ def render_markdown(r: Report) -> str:
         return "\n".join(out) + "\n"
     out += [f"**{_counts(r)}** (environment `{r.env}`)", "", "| change | pipeline | what it does in Airflow |", "|---|---|---|"]
     for f in r.added:
-        out.append(f"| added | {_code(f.name)} | new DAG: {_md(one_line_summary(f))} |")
+        out.append(f"| added | {_code(f.name)} | new DAG: {_md(one_line_summary(f))}<br>{_md(review_line(f))} |")
     for f in r.removed:
         out.append(f"| removed | {_code(f.name)} | {_md(_removed_note(f))} |")
     for a, b, changes in r.renamed:
