@@ -16,6 +16,7 @@ from dag_factory.engine import located
 from dag_factory.engine.aws import AwsResolver, aws_for
 from dag_factory.engine.connections import KINDS, ConnInfo
 from dag_factory.engine.lake import Lake, LocalLake, PartitionInfo, S3Partition
+from dag_factory.engine.normalize import normalize
 from dag_factory.engine.sources import open_source
 from dag_factory.engine.warehouses.base import DbapiFactory, LoadResult, StageInput, Warehouse
 from dag_factory.engine.warehouses.capabilities import Capabilities, capabilities_for
@@ -91,8 +92,9 @@ def extract(
     """Read the interval's selection from the source into the lake partition `interval.partition`."""
     with located.step(pipeline, "extract", located.SOURCE_QUERY):
         lake = open_lake(lake_conn, aws)
-        with open_source(source_conn, pipeline.source.type, aws) as src:
-            schema, batches = src.read(pipeline.source, pipeline.load, interval)
+        with open_source(source_conn, pipeline.source.type, aws) as reader:
+            raw = reader.read(pipeline.source, pipeline.load, interval)
+            schema, batches = normalize(raw, pipeline.source, pipeline.load, interval)
             rows = _counted(batches, progress)
             info: PartitionInfo = lake.write_partition(lake_path(pipeline), interval.partition, schema, rows)
     return ExtractResult(rows=info.rows, files=info.files, location=info.location, ds=interval.ds)

@@ -19,6 +19,7 @@ from dag_factory.config.model import FileSource, Lake, Load, Pipeline, Target, W
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.aws import AwsContext
 from dag_factory.engine.connections import ConnInfo
+from dag_factory.engine.normalize import normalize
 from dag_factory.engine.runner import extract, load
 from dag_factory.engine.sources import open_source
 from dag_factory.engine.sources.file import glob_regex
@@ -88,7 +89,8 @@ class Landing:
 
     def read(self, source: FileSource, load: Load | None = None, iv: Interval = DAY1) -> pa.Table:
         with open_source(self.conn, "file", self.aws) as src:
-            schema, batches = src.read(source, load or Load("snapshot"), iv)
+            load = load or Load("snapshot")
+            schema, batches = normalize(src.read(source, load, iv), source, load, iv)
             return pa.Table.from_batches(list(batches), schema=schema)
 
 

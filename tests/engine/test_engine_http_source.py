@@ -19,6 +19,7 @@ from dag_factory.config.loader import load_pipeline
 from dag_factory.config.model import HttpSource, Lake, Load, Pagination, Pipeline, Target
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.connections import ConnInfo
+from dag_factory.engine.normalize import normalize
 from dag_factory.engine.runner import extract, load
 from dag_factory.engine.sources import open_source
 from dag_factory.errors import EngineError
@@ -60,7 +61,8 @@ def conn_for(api: Api, **extra) -> ConnInfo:
 
 def read_all(api: Api, source: HttpSource, load: Load | None = None, conn: ConnInfo | None = None) -> pa.Table:
     with open_source(conn or conn_for(api), "http") as src:
-        schema, batches = src.read(source, load or Load("full_refresh"), DAY)
+        load = load or Load("full_refresh")
+        schema, batches = normalize(src.read(source, load, DAY), source, load, DAY)
         return pa.Table.from_batches(list(batches), schema=schema)
 
 

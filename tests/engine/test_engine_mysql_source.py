@@ -16,6 +16,7 @@ import pytest
 from dag_factory.config.model import Lake, Load, Pipeline, SqlSource, Target
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.connections import ConnInfo
+from dag_factory.engine.normalize import normalize
 from dag_factory.engine.runner import extract, load
 from dag_factory.engine.sources import open_source
 from dag_factory.errors import EngineError
@@ -34,6 +35,11 @@ from tests.engine.test_engine_modes import (
 from tests.support.mariadb import MariaServer
 
 pytestmark = pytest.mark.slow
+
+
+def _read(src, source: SqlSource, load: Load, iv: Interval):
+    """What the runner does: the reader's rows through the normalize step."""
+    return normalize(src.read(source, load, iv), source, load, iv)
 
 
 @pytest.fixture
@@ -171,7 +177,7 @@ def test_mysql_type_fidelity(maria, mysql_db):
     _exec(maria, mysql_db, f"INSERT INTO t VALUES ({', '.join(['%s'] * cols)})", params=_types_rows(), tz="+09:00")
     iv = Interval(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
     with open_source(maria.conninfo(mysql_db)) as src:
-        schema, batches = src.read(SqlSource("src", table="t"), Load("full_refresh"), iv)
+        schema, batches = _read(src, SqlSource("src", table="t"), Load("full_refresh"), iv)
         table = pa.Table.from_batches(list(batches), schema=schema).sort_by("id")
     expected_types = {
         "id": pa.int32(),
@@ -233,7 +239,7 @@ def test_mysql_batches_query_template_and_percent(maria, mysql_db):
     iv = Interval(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
     query = "select id, note from o where day = {{ ds }} and (note like '%off' or note = 'plain') order by id"
     with open_source(maria.conninfo(mysql_db)) as src:
-        schema, batches = src.read(SqlSource("src", query=query, batch_size=2), Load("snapshot"), iv)
+        schema, batches = _read(src, SqlSource("src", query=query, batch_size=2), Load("snapshot"), iv)
         got = list(batches)
     assert [b.num_rows for b in got] == [2, 2, 1]
     assert pa.Table.from_batches(got).column("note").to_pylist() == ["1% off", "plain", "3% off", "plain", "5% off"]
@@ -257,7 +263,7 @@ def test_mysql_incremental_bounds_are_half_open_and_bound(maria, mysql_db):
     )
     iv = Interval(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
     with open_source(maria.conninfo(mysql_db)) as src:
-        _, batches = src.read(SqlSource("src", table="e"), Load("incremental", cursor="ts"), iv)
+        _, batches = _read(src, SqlSource("src", table="e"), Load("incremental", cursor="ts"), iv)
         assert sorted(pa.Table.from_batches(list(batches)).column("id").to_pylist()) == [1, 2]
 
 
@@ -274,7 +280,7 @@ def test_mysql_abandoned_stream_and_errors(maria, mysql_db):
 
     started = _time.monotonic()
     with open_source(maria.conninfo(mysql_db)) as src:
-        _, batches = src.read(SqlSource("src", table="big", batch_size=100), Load("full_refresh"), iv)
+        _, batches = _read(src, SqlSource("src", table="big", batch_size=100), Load("full_refresh"), iv)
         assert next(batches).num_rows == 100
         batches.close()  # abandon mid-stream (e.g. the lake write failed)
     assert _time.monotonic() - started < 5

@@ -1,19 +1,25 @@
-"""Sources: read one pipeline's selection as a stream of Arrow record batches."""
+"""Readers: read one interval of a pipeline's source as raw data (`raw.Raw`).
+
+dag_factory.engine.normalize turns what they read into Arrow batches of one schema:
+
+    with open_source(conn, pipeline.source.type) as reader:
+        schema, batches = normalize(reader.read(pipeline.source, load, interval), pipeline.source, load, interval)
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from dag_factory.engine.connections import KINDS, ConnInfo
-from dag_factory.engine.sources.base import Source
+from dag_factory.engine.sources.base import Reader
 from dag_factory.errors import ConnectionConfigError
 
 if TYPE_CHECKING:
     from dag_factory.engine.aws import AwsResolver
 
 
-def open_source(conn: ConnInfo, source_type: str = "sql", aws: AwsResolver | None = None) -> Source:
-    """A source for `conn` and the pipeline's `source.type`; use as a context manager (or call close()).
+def open_source(conn: ConnInfo, source_type: str = "sql", aws: AwsResolver | None = None) -> Reader:
+    """A reader for `conn` and the pipeline's `source.type`; use as a context manager (or call close()).
 
     `aws` turns an AWS connection into a boto3 session (file sources on S3)."""
     kind = KINDS.get(conn.kind, conn.kind)
@@ -44,4 +50,4 @@ def open_source(conn: ConnInfo, source_type: str = "sql", aws: AwsResolver | Non
     )
 
 
-__all__ = ["Source", "open_source"]
+__all__ = ["Reader", "open_source"]

@@ -1,4 +1,4 @@
-"""What every source shares: building the SELECT, query templates, re-batching.
+"""What every reader shares: the reader protocol, building the SELECT, query templates.
 
 Sources differ in placeholder style and in how they compare the cursor, so the
 dialect bits are passed in; the shape of the selection is decided once, here.
@@ -6,27 +6,37 @@ dialect bits are passed in; the shape of the selection is decided once, here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-import pyarrow as pa
-
-from dag_factory.config.model import Load, SqlSource
+from dag_factory.config.model import FileSource, HttpSource, Load, Source, SqlSource
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.identifiers import quote_ident, quote_table, validate_identifier
+from dag_factory.engine.sources.raw import Raw
 from dag_factory.engine.templating import render_sql
 from dag_factory.errors import EngineError
 
+S = TypeVar("S", SqlSource, HttpSource, FileSource)
 
-class Source(Protocol):
-    def read(self, source: SqlSource, load: Load, interval: Interval) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]: ...
+
+class Reader(Protocol):
+    """Reads one interval of a source; dag_factory.engine.normalize types what it returns."""
+
+    def read(self, source: Source, load: Load, interval: Interval) -> Raw: ...
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> Source: ...
+    def __enter__(self) -> Reader: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+def expect(source: Source, kind: type[S], reader: object) -> S:
+    """The source config narrowed to the type this reader serves (open_source picks by type)."""
+    if not isinstance(source, kind):
+        raise EngineError(f"{type(reader).__name__} cannot read a {source.type} source")
+    return source
 
 
 def template_values(interval: Interval) -> dict[str, object]:
@@ -79,27 +89,3 @@ def utc_naive_text(dt: datetime) -> str:
 
     u = dt.astimezone(UTC).replace(tzinfo=None)
     return u.isoformat(sep=" ", timespec="microseconds" if u.microsecond else "seconds")
-
-
-def rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
-    """Re-chunk a stream into batches of exactly `size` rows (the last may be shorter).
-
-    Holds at most about one batch plus one incoming chunk, so memory stays flat.
-    """
-    if size <= 0:
-        raise EngineError(f"batch_size must be positive, got {size}")
-    pending: list[pa.RecordBatch] = []
-    n = 0
-    for b in batches:
-        if b.num_rows == 0:
-            continue
-        pending.append(b)
-        n += b.num_rows
-        while n >= size:
-            merged = pa.concat_batches(pending) if len(pending) > 1 else pending[0]
-            yield merged.slice(0, size)
-            rest = merged.slice(size)
-            pending = [rest] if rest.num_rows else []
-            n = rest.num_rows
-    if n:
-        yield pa.concat_batches(pending) if len(pending) > 1 else pending[0]

@@ -8,12 +8,13 @@ relative to that root, templated with the interval (`exports/{{ ds }}/*.csv`):
 `*` and `?` stay within one folder level, `**` spans levels. Names starting with `.`
 or `_` (`_SUCCESS`, temp files) are never read. Matching files are read in name order.
 
-Schema: declared `fields` (csv, jsonl), or the first file's (inferred for csv/jsonl,
-stored for Parquet); later files must fit it (missing columns are NULL, a value that
-does not fit or an unexpected column raises an EngineError naming the file).
-CSV: first line = column names; an empty unquoted field is NULL, a quoted "" is ''
-(PostgreSQL's CSV convention). JSON lines are read with the same record rules as the HTTP source (nested
-values as JSON text).
+This module lists and reads files; dag_factory.engine.normalize fixes the schema: declared
+`fields` (csv, jsonl), or the first file's (inferred for csv/jsonl, stored for Parquet);
+later files must fit it (missing columns are NULL, a value that does not fit or an
+unexpected column raises an EngineError naming the file). CSV files after the first are
+parsed with the first file's column types. CSV: first line = column names; an empty
+unquoted field is NULL, a quoted "" is '' (PostgreSQL's CSV convention). JSON lines are
+records, as from the HTTP source (nested values as JSON text).
 """
 
 from __future__ import annotations
@@ -23,18 +24,20 @@ import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from dag_factory.config.model import FileSource, Load
+from dag_factory.config.model import FileSource, Load, Source
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.aws import AwsResolver, aws_for
 from dag_factory.engine.connections import KINDS, ConnInfo
-from dag_factory.engine.sources.base import cursor_column, rebatch
-from dag_factory.engine.sources.records import RecordConverter, field_type, filter_interval, parse_timestamp, render_text
+from dag_factory.engine.sources.base import expect
+from dag_factory.engine.sources.raw import ArrowStream, Raw, RecordStream
+from dag_factory.engine.sources.templates import render_text
 from dag_factory.errors import ConnectionConfigError, EngineError
 
 _WILD = re.compile(r"[*?\[]")
@@ -166,40 +169,37 @@ class FileSourceReader:
         """What the wait sensor asks: is there at least one matching file yet?"""
         return bool(self.list_files(source, interval))
 
-    def read(self, source: FileSource, load: Load, interval: Interval) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        files = self.list_files(source, interval)
+    def read(self, source: Source, load: Load, interval: Interval) -> Raw:
+        file = expect(source, FileSource, self)
+        files = self.list_files(file, interval)
         _, _, shown = self.filesystem()
         if not files:
             raise EngineError(
-                f"source {self.conn}: no file matches {self.pattern(source, interval)!r} under {shown} "
-                f"(path template {source.path!r}, interval {interval})"
-                + ("" if source.wait else "; set source.wait to wait for late files")
+                f"source {self.conn}: no file matches {self.pattern(file, interval)!r} under {shown} "
+                f"(path template {file.path!r}, interval {interval})"
+                + ("" if file.wait else "; set source.wait to wait for late files")
             )
-        cursor = cursor_column(load)
-        if source.format == "jsonl":
-            schema, batches = self._jsonl(source, files, cursor)
-        elif source.format == "csv":
-            schema, batches = self._csv(source, files)
-        else:
-            schema, batches = self._parquet(source, files)
-        if cursor:
-            batches = filter_interval(batches, cursor, interval, f"source {self.conn} ({source.path})")
-        return schema, rebatch(batches, source.batch_size)
+        where = f"source {self.conn} ({file.path})"
+        if file.format == "jsonl":
+            empty = (
+                f"source {self.conn}: the files matching {file.path!r} hold no records, so there is no schema to "
+                "infer; declare source.fields to load empty files"
+            )
+            return RecordStream(where, self._jsonl(files, max(file.batch_size, 1)), empty)
+        if file.format == "csv":
+            return ArrowStream(where, (), lambda schema: self._csv(files, schema))
+        return ArrowStream(where, (), lambda schema: self._parquet(files, max(file.batch_size, 1)))
 
     def _name(self, path: str) -> str:
         _, root, shown = self.filesystem()
         return shown + path[len(root) :] if path.startswith(root) else path
 
     # -- formats ------------------------------------------------------------------
-    def _csv(self, source: FileSource, files: list[str]) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    def _csv(self, files: list[str], declared: pa.Schema | None) -> tuple[pa.Schema, Iterator[tuple[str, pa.RecordBatch]]]:
+        """Read with the `declared` column types (missing columns NULL), else with the first file's."""
         fs, _, _ = self.filesystem()
-        declared = dict(source.fields)
-        # declared timestamps/dates/decimals/json are read as text and converted by the record rules
-        # (CSV timestamps may or may not carry an offset; no offset = UTC)
-        text_first = {n for n, t in declared.items() if t in ("timestamp", "json")}
-        target = pa.schema([pa.field(n, field_type(t)) for n, t in source.fields]) if declared else None
 
-        def open_reader(path: str, types: dict[str, pa.DataType] | None, include: list[str] | None):
+        def open_reader(path: str, types: dict[str, pa.DataType] | None, include: list[str] | None) -> Any:
             convert = pacsv.ConvertOptions(
                 column_types=types or {},
                 include_columns=include or [],
@@ -217,10 +217,10 @@ class FileSourceReader:
                     f"{self._name(path)}: cannot read as CSV with the column types {_types_of(types)}: {e}"
                 ) from None
 
-        if target is not None:
-            read_types = {n: (pa.string() if n in text_first else t) for n, t in zip(target.names, target.types, strict=True)}
-            include = target.names
-            schema = target
+        if declared is not None:
+            read_types: dict[str, pa.DataType] = dict(zip(declared.names, declared.types, strict=True))
+            include: list[str] | None = declared.names
+            schema = declared
         else:
             first = open_reader(files[0], None, None)
             if first is None:
@@ -230,21 +230,19 @@ class FileSourceReader:
             schema = first.schema
             read_types, include = dict(zip(schema.names, schema.types, strict=True)), None
 
-        def stream() -> Iterator[pa.RecordBatch]:
+        def stream() -> Iterator[tuple[str, pa.RecordBatch]]:
             for path in files:
                 reader = open_reader(path, read_types, include)
                 if reader is None:
                     continue
-                if target is None and reader.schema.names != schema.names:
+                if declared is None and reader.schema.names != schema.names:
                     raise EngineError(
                         f"{self._name(path)}: columns {reader.schema.names} differ from the first file's {schema.names}; "
                         "declare source.fields to read files with different columns"
                     )
                 try:
                     for b in reader:
-                        if text_first:
-                            b = _convert_text_columns(b, target, text_first, self._name(path))
-                        yield b.cast(schema) if b.schema != schema else b
+                        yield self._name(path), b
                 except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
                     raise EngineError(
                         f"{self._name(path)}: a value does not fit the column types {_types(schema)}: {e}"
@@ -252,16 +250,14 @@ class FileSourceReader:
 
         return schema, stream()
 
-    def _jsonl(self, source: FileSource, files: list[str], cursor: str | None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    def _jsonl(self, files: list[str], size: int) -> Iterator[tuple[str, list[Any]]]:
+        """(file, up to `size` records) for every file, in order."""
         fs, _, _ = self.filesystem()
-        converter = RecordConverter(f"source {self.conn} ({source.path})", source.fields, cursor)
-        size = max(source.batch_size, 1)
-
-        def chunks(path: str) -> Iterator[list[dict]]:
+        for path in files:
             name = self._name(path)
             with fs.open_input_stream(path) as raw:
                 text = io.TextIOWrapper(raw, encoding="utf-8")
-                chunk: list[dict] = []
+                chunk: list[Any] = []
                 for n, line in enumerate(text, 1):
                     if not line.strip():
                         continue
@@ -270,37 +266,18 @@ class FileSourceReader:
                     except ValueError as e:
                         raise EngineError(f"{name}:{n}: not a JSON line ({e})") from None
                     if len(chunk) >= size:
-                        yield chunk
+                        yield f"file {name}", chunk
                         chunk = []
                 if chunk:
-                    yield chunk
+                    yield f"file {name}", chunk
 
-        gen = ((path, c) for path in files for c in chunks(path))
-        first: list[pa.RecordBatch] = []
-        if converter.schema is None:
-            for path, c in gen:
-                first.append(converter.batch(c, f"file {self._name(path)}"))
-                break
-            else:
-                raise EngineError(
-                    f"source {self.conn}: the files matching {source.path!r} hold no records, so there is no schema to "
-                    "infer; declare source.fields to load empty files"
-                )
-
-        def stream() -> Iterator[pa.RecordBatch]:
-            yield from first
-            for path, c in gen:
-                yield converter.batch(c, f"file {self._name(path)}")
-
-        assert converter.schema is not None
-        return converter.schema, stream()
-
-    def _parquet(self, source: FileSource, files: list[str]) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    def _parquet(self, files: list[str], size: int) -> tuple[pa.Schema, Iterator[tuple[str, pa.RecordBatch]]]:
+        """The first file's stored schema; every file's batches as stored (normalize casts them to it)."""
         fs, _, _ = self.filesystem()
         with fs.open_input_file(files[0]) as f:
             schema = pq.ParquetFile(f).schema_arrow
 
-        def stream() -> Iterator[pa.RecordBatch]:
+        def stream() -> Iterator[tuple[str, pa.RecordBatch]]:
             for path in files:
                 with fs.open_input_file(path) as f:
                     pf = pq.ParquetFile(f)
@@ -308,13 +285,8 @@ class FileSourceReader:
                         raise EngineError(
                             f"{self._name(path)}: columns {pf.schema_arrow.names} differ from the first file's {schema.names}"
                         )
-                    for b in pf.iter_batches(batch_size=max(source.batch_size, 1)):
-                        try:
-                            yield b.cast(schema) if b.schema != schema else b
-                        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-                            raise EngineError(
-                                f"{self._name(path)}: does not fit the first file's types {_types(schema)}: {e}"
-                            ) from None
+                    for b in pf.iter_batches(batch_size=size):
+                        yield self._name(path), b
 
         return schema, stream()
 
@@ -329,19 +301,3 @@ def _types_of(types: dict[str, pa.DataType] | None) -> str:
 
 def _types(schema: pa.Schema) -> str:
     return "{" + ", ".join(f"{f.name}: {f.type}" for f in schema) + "}"
-
-
-def _convert_text_columns(b: pa.RecordBatch, target: pa.Schema, names: set[str], where: str) -> pa.RecordBatch:
-    cols = []
-    for f in target:
-        col = b.column(f.name)
-        if f.name in names:
-            values = col.to_pylist()
-            try:
-                if pa.types.is_timestamp(f.type):
-                    values = [parse_timestamp(v) if v not in (None, "") else None for v in values]
-                col = pa.array(values, type=f.type)
-            except (ValueError, pa.ArrowInvalid) as e:
-                raise EngineError(f"{where}: column {f.name!r}: {e}") from None
-        cols.append(col)
-    return pa.RecordBatch.from_arrays(cols, schema=target)

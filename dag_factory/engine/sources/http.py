@@ -19,17 +19,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import pyarrow as pa
-
-from dag_factory.config.model import HttpSource, Load
+from dag_factory.config.model import HttpSource, Load, Source
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.connections import ConnInfo
-from dag_factory.engine.sources.base import cursor_column, rebatch
-from dag_factory.engine.sources.records import RecordConverter, filter_interval, render_text
+from dag_factory.engine.sources.base import expect
+from dag_factory.engine.sources.raw import RecordStream
+from dag_factory.engine.sources.templates import render_text
 from dag_factory.errors import ConnectionConfigError, EngineError
+
+if TYPE_CHECKING:
+    import requests
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 _OPTIONS = {"headers", "timeout", "retries", "backoff_factor", "verify"}
@@ -63,7 +65,7 @@ class HttpSourceReader:
 
     def __init__(self, conn: ConnInfo) -> None:
         self.conn = conn
-        self._session = None
+        self._session: requests.Session | None = None
         extra = dict(conn.extra or {})
         self.timeout = float(extra.get("timeout", 60))
         self.retries = int(extra.get("retries", 5))
@@ -73,7 +75,7 @@ class HttpSourceReader:
         headers.update({k: str(v) for k, v in (extra.get("headers") or {}).items()})
         self._headers = headers  # may hold tokens: never logged or put into errors
 
-    def session(self):
+    def session(self) -> requests.Session:
         if self._session is None:
             import requests
             from requests.adapters import HTTPAdapter
@@ -188,33 +190,14 @@ class HttpSourceReader:
                 seen_tokens.add(nxt)
                 url, params = nxt, None  # the link carries its own query string
 
-    def read(self, source: HttpSource, load: Load, interval: Interval) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        cursor = cursor_column(load)
-        converter = RecordConverter(f"GET {source.endpoint}", source.fields, cursor)
-        pages = self.pages(source, interval)
-        first: list[pa.RecordBatch] = []
-        if converter.schema is None:  # infer from the first page with records
-            for n, records in pages:
-                if records:
-                    first.append(converter.batch(records, f"page {n}"))
-                    break
-            else:
-                raise EngineError(
-                    f"GET {source.endpoint}: the API returned no records for {interval}, so there is no schema to "
-                    "infer; declare the fields and their types under source.fields to load empty intervals"
-                )
-
-        def stream() -> Iterator[pa.RecordBatch]:
-            yield from first
-            for n, records in pages:
-                if records:
-                    yield converter.batch(records, f"page {n}")
-
-        assert converter.schema is not None
-        batches: Iterator[pa.RecordBatch] = stream()
-        if cursor:
-            batches = filter_interval(batches, cursor, interval, f"GET {source.endpoint}")
-        return converter.schema, rebatch(batches, source.batch_size)
+    def read(self, source: Source, load: Load, interval: Interval) -> RecordStream:
+        http = expect(source, HttpSource, self)
+        return RecordStream(
+            f"GET {http.endpoint}",
+            ((f"page {n}", records) for n, records in self.pages(http, interval)),
+            empty=f"GET {http.endpoint}: the API returned no records for {interval}, so there is no schema to "
+            "infer; declare the fields and their types under source.fields to load empty intervals",
+        )
 
 
 def _has(body: Any, path: str | None) -> bool:

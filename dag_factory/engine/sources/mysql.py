@@ -2,7 +2,8 @@
 
 PyMySQL's `SSCursor` reads rows off the socket as they are fetched, so memory stays
 at one batch whatever the table size (a buffered cursor would hold the whole result).
-Types come from the result's column metadata of a `LIMIT 0` run of the same SELECT.
+The columns are described by the protocol's column definitions of a `LIMIT 0` run of the
+same SELECT; normalize maps them (and PyMySQL's values) to Arrow.
 
 Connection (Airflow conn_type `mysql`, engine kind `mysql`): host, port (3306), login,
 password, schema (= the database); extra `charset` (default utf8mb4) and `ssl`
@@ -16,67 +17,23 @@ timestamp), like PostgreSQL `timestamp`. Interval bounds are bound parameters.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from dag_factory.config.model import Load, SqlSource
+from dag_factory.config.model import Load, Source, SqlSource
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import split_table, validate_identifier
-from dag_factory.engine.sources.base import cursor_column, render_query, template_values
+from dag_factory.engine.sources.base import cursor_column, expect, render_query, template_values
+from dag_factory.engine.sources.raw import NativeColumn, RowStream
 from dag_factory.errors import ConnectionConfigError, EngineError
 
-# MySQL protocol field types (pymysql.constants.FIELD_TYPE), spelled out to keep them visible
-_DECIMAL, _TINY, _SHORT, _LONG, _FLOAT, _DOUBLE, _NULL, _TIMESTAMP = 0, 1, 2, 3, 4, 5, 6, 7
-_LONGLONG, _INT24, _DATE, _TIME, _DATETIME, _YEAR, _NEWDATE = 8, 9, 10, 11, 12, 13, 14
-_VARCHAR, _BIT, _JSON, _NEWDECIMAL, _ENUM, _SET = 15, 16, 245, 246, 247, 248
-_TINY_BLOB, _MEDIUM_BLOB, _LONG_BLOB, _BLOB, _VAR_STRING, _STRING, _GEOMETRY = 249, 250, 251, 252, 253, 254, 255
-_UNSIGNED_FLAG, _BINARY_CHARSET = 32, 63
+if TYPE_CHECKING:
+    import pymysql
 
-# signed / unsigned integer types; unsigned widen to the next signed type (warehouses
-# such as Redshift and Athena have no unsigned integers), BIGINT UNSIGNED to DECIMAL(20,0)
-_INTS: dict[int, tuple[pa.DataType, pa.DataType]] = {
-    _TINY: (pa.int8(), pa.int16()),
-    _SHORT: (pa.int16(), pa.int32()),
-    _INT24: (pa.int32(), pa.int32()),
-    _LONG: (pa.int32(), pa.int64()),
-    _LONGLONG: (pa.int64(), pa.decimal128(20, 0)),
-    _YEAR: (pa.int16(), pa.int16()),
-}
-_TEXTUAL = {_VARCHAR, _VAR_STRING, _STRING, _TINY_BLOB, _MEDIUM_BLOB, _LONG_BLOB, _BLOB, _ENUM, _SET}
-
-
-def arrow_type(type_code: int, length: int, scale: int, flags: int, charset: int) -> pa.DataType:
-    """Arrow type for one MySQL result column (from the protocol's column definition)."""
-    unsigned = bool(flags & _UNSIGNED_FLAG)
-    if type_code in _INTS:
-        return _INTS[type_code][unsigned]
-    if type_code in (_DECIMAL, _NEWDECIMAL):
-        # the display length counts the digits plus a '.' (scale > 0) and a '-' (signed)
-        precision = length - (1 if scale > 0 else 0) - (0 if unsigned else 1)
-        precision = max(precision, scale, 1)
-        return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
-    if type_code == _FLOAT:
-        return pa.float32()
-    if type_code == _DOUBLE:
-        return pa.float64()
-    if type_code in (_DATE, _NEWDATE):
-        return pa.date32()
-    if type_code == _DATETIME:
-        return pa.timestamp("us")  # no zone in MySQL: read as UTC, like PostgreSQL `timestamp`
-    if type_code == _TIMESTAMP:
-        return pa.timestamp("us", tz="UTC")  # an instant; the session's time_zone is UTC
-    if type_code == _TIME:
-        return pa.time64("us")
-    if type_code == _BIT:
-        return pa.int64()
-    if type_code == _GEOMETRY:
-        return pa.binary()
-    if type_code in _TEXTUAL:
-        return pa.binary() if charset == _BINARY_CHARSET else pa.string()
-    return pa.string()  # JSON, NULL literals, anything new: text
+log = logging.getLogger(__name__)
 
 
 def quote_mysql(name: str) -> str:
@@ -89,28 +46,7 @@ def quote_mysql_table(name: str) -> str:
     return f"{quote_mysql(schema)}.{quote_mysql(table)}" if schema else quote_mysql(table)
 
 
-def _time_of_day(v: object) -> object:
-    """PyMySQL returns TIME as a timedelta (it may exceed a day or be negative)."""
-    if isinstance(v, timedelta):
-        if not timedelta(0) <= v < timedelta(days=1):
-            raise EngineError(f"TIME value {v} is not a time of day (MySQL TIME may be a duration); cast it in the query")
-        return (datetime.min + v).time()
-    return v
-
-
-def _bits(v: object) -> object:
-    return int.from_bytes(v, "big") if isinstance(v, (bytes, bytearray)) else v
-
-
-def _converter(t: pa.DataType):
-    if pa.types.is_time(t):
-        return _time_of_day
-    if pa.types.is_integer(t):
-        return _bits
-    return None
-
-
-def _unpad_char(db) -> None:
+def _unpad_char(db: pymysql.connections.Connection[Any]) -> None:
     """char(n) values without their blank padding, as from every source (docs/types.md).
 
     MySQL/MariaDB strip it unless the server's sql_mode has PAD_CHAR_TO_FULL_LENGTH; the
@@ -118,7 +54,8 @@ def _unpad_char(db) -> None:
     """
     with db.cursor() as cur:
         cur.execute("SELECT @@SESSION.sql_mode")
-        modes = str(cur.fetchone()[0] or "").split(",")
+        row = cur.fetchone()
+        modes = str((row[0] if row else "") or "").split(",")
         if "PAD_CHAR_TO_FULL_LENGTH" in modes:
             cur.execute("SET SESSION sql_mode = %s", (",".join(m for m in modes if m != "PAD_CHAR_TO_FULL_LENGTH"),))
 
@@ -128,9 +65,9 @@ class MysqlSource:
 
     def __init__(self, conn: ConnInfo) -> None:
         self.conn = conn
-        self._db = None
+        self._db: pymysql.connections.Connection[Any] | None = None
 
-    def _connection(self):
+    def _connection(self) -> pymysql.connections.Connection[Any]:
         if self._db is None:
             import pymysql
 
@@ -138,7 +75,7 @@ class MysqlSource:
             if not c.host:
                 raise ConnectionConfigError(f"connection {c}: a MySQL connection needs a host")
             extra = c.extra or {}
-            kwargs: dict = {}
+            kwargs: dict[str, Any] = {}
             if extra.get("ssl"):
                 kwargs["ssl"] = extra["ssl"]
             try:
@@ -165,8 +102,8 @@ class MysqlSource:
         if self._db is not None:
             try:
                 self._db.close()
-            except Exception:  # a streaming result abandoned mid-way: the socket is dropped anyway
-                pass
+            except Exception:  # broad: whatever state an abandoned stream left, closing must not raise
+                log.debug("closing the MySQL connection %s failed; the socket is dropped anyway", self.conn, exc_info=True)
             self._db = None
 
     def __enter__(self) -> MysqlSource:
@@ -175,7 +112,7 @@ class MysqlSource:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def selection(self, source: SqlSource, load: Load, interval: Interval) -> tuple[str, list]:
+    def selection(self, source: SqlSource, load: Load, interval: Interval) -> tuple[str, list[object]]:
         """The SELECT (PyMySQL `%s` placeholders, literal '%' doubled) and its parameters."""
         params: list[object] = []
         cols = ", ".join(quote_mysql(c) for c in source.columns) if source.columns else "*"
@@ -196,10 +133,11 @@ class MysqlSource:
             params += [_naive_utc(interval.start_utc), _naive_utc(interval.end_utc)]
         return sql, params
 
-    def read(self, source: SqlSource, load: Load, interval: Interval) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    def read(self, source: Source, load: Load, interval: Interval) -> RowStream:
         import pymysql
 
-        sql, params = self.selection(source, load, interval)
+        sql_source = expect(source, SqlSource, self)
+        sql, params = self.selection(sql_source, load, interval)
         db = self._connection()
         try:
             with db.cursor() as cur:
@@ -207,18 +145,16 @@ class MysqlSource:
                 fields = cur._result.fields  # the protocol's column definitions (flags, charset)
         except pymysql.MySQLError as e:
             raise EngineError(f"source {self.conn}: cannot run the selection: {e}") from None
-        names = [f.name for f in fields]
-        dups = sorted({n for n in names if names.count(n) > 1})
-        if dups:
-            raise EngineError(f"source {self.conn}: duplicate column names {dups}")
-        schema = pa.schema([pa.field(f.name, arrow_type(f.type_code, f.length, f.scale, f.flags, f.charsetnr)) for f in fields])
-        return schema, self._stream(sql, params, schema, source.batch_size)
+        columns = tuple(
+            NativeColumn(f.name, "mysql", f.type_code, precision=f.length, scale=f.scale, flags=f.flags, charset=f.charsetnr)
+            for f in fields
+        )
+        return RowStream(f"source {self.conn}", columns, self._stream(sql, params, sql_source.batch_size))
 
-    def _stream(self, sql: str, params: list, schema: pa.Schema, size: int) -> Iterator[pa.RecordBatch]:
+    def _stream(self, sql: str, params: list[object], size: int) -> Iterator[list[tuple[Any, ...]]]:
         import pymysql
         from pymysql.cursors import SSCursor
 
-        converters = [_converter(f.type) for f in schema]
         db = self._connection()
         cur = db.cursor(SSCursor)
         finished = False
@@ -228,23 +164,7 @@ class MysqlSource:
                 rows = cur.fetchmany(size)
                 if not rows:
                     break
-                arrays = []
-                for i, f in enumerate(schema):
-                    conv = converters[i]
-                    values = [r[i] for r in rows] if conv is None else [conv(r[i]) for r in rows]
-                    try:
-                        arrays.append(pa.array(values, type=f.type))
-                    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as e:
-                        bad = next((v for v in values if isinstance(v, str) and f.type != pa.string()), None)
-                        why = (
-                            f" (MySQL zero date {bad!r}? select NULLIF({f.name}, '0000-00-00') or fix the data)"
-                            if isinstance(bad, str) and bad.startswith("0000")
-                            else ""
-                        )
-                        raise EngineError(
-                            f"source {self.conn}: column {f.name!r}: value does not fit {f.type}: {e}{why}"
-                        ) from None
-                yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+                yield list(rows)
             finished = True
         except pymysql.MySQLError as e:
             raise EngineError(f"source {self.conn}: reading failed: {e}") from None

@@ -2,7 +2,8 @@
 
 COPY is the fastest way out of PostgreSQL, and Arrow parses it in C++ with
 explicit column types, so memory stays at one block/batch whatever the table
-size. Types come from a `LIMIT 0` run of the same SELECT.
+size. The columns (type OIDs) come from a `LIMIT 0` run of the same SELECT;
+normalize decides their Arrow types, and the COPY is parsed into those.
 """
 
 from __future__ import annotations
@@ -14,50 +15,16 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from dag_factory.config.model import Load, SqlSource
+from dag_factory.config.model import Load, Source, SqlSource
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import quote_ident
 from dag_factory.engine.pgconn import connect_postgres
-from dag_factory.engine.sources.base import (
-    base_select,
-    cursor_column,
-    rebatch,
-    render_query,
-    template_values,
-)
+from dag_factory.engine.sources.base import base_select, cursor_column, expect, render_query, template_values
+from dag_factory.engine.sources.raw import ArrowStream, NativeColumn
 from dag_factory.errors import EngineError
 
-# PostgreSQL type OID -> Arrow type (numeric handled separately: needs the typmod).
-_OID_TYPES: dict[int, pa.DataType] = {
-    16: pa.bool_(),
-    20: pa.int64(),
-    21: pa.int16(),
-    23: pa.int32(),
-    26: pa.int64(),  # oid
-    700: pa.float32(),
-    701: pa.float64(),
-    1082: pa.date32(),
-    1083: pa.time64("us"),
-    1114: pa.timestamp("us"),
-    1184: pa.timestamp("us", tz="UTC"),
-}
-_NUMERIC, _BYTEA, _BPCHAR = 1700, 17, 1042
-UNCONSTRAINED_NUMERIC = pa.decimal128(38, 9)
-
-
-def arrow_type(type_oid: int, precision: int | None, scale: int | None) -> pa.DataType:
-    """Arrow type for one result column; unknown types travel as text."""
-    if type_oid == _NUMERIC:
-        if precision is None:
-            # Unconstrained numeric: values that need more scale raise, never round.
-            return UNCONSTRAINED_NUMERIC
-        if precision <= 38:
-            return pa.decimal128(precision, scale or 0)
-        return pa.decimal256(precision, scale or 0)
-    if type_oid == _BYTEA:
-        return pa.binary()
-    return _OID_TYPES.get(type_oid, pa.string())
+_BPCHAR = 1042  # char(n): its values come padded with blanks
 
 
 def _pg_name(name: str) -> str:
@@ -92,7 +59,7 @@ class _CopyReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         # libpq hands out COPY data one row at a time: fill the whole buffer per call,
         # so the Python overhead is per row, not per row *and* per read call.
         view = memoryview(b).cast("B")
@@ -112,7 +79,7 @@ class _CopyReader(io.RawIOBase):
 
 def _decode_bytea(arr: pa.Array) -> pa.Array:
     """PostgreSQL hex output ('\\x0a0b') -> bytes."""
-    out = []
+    out: list[bytes | None] = []
     for v in arr.to_pylist():
         if v is None:
             out.append(None)
@@ -147,7 +114,7 @@ class PostgresSource:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def selection(self, source: SqlSource, load: Load, interval: Interval) -> tuple[str, list]:
+    def selection(self, source: SqlSource, load: Load, interval: Interval) -> tuple[str, list[object]]:
         """The SELECT (psycopg placeholders) and its parameters."""
         params: list[object] = []
         query_sql = None
@@ -161,22 +128,27 @@ class PostgresSource:
             params += [interval.start_utc, interval.end_utc]
         return sql, params
 
-    def read(self, source: SqlSource, load: Load, interval: Interval) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        sql, params = self.selection(source, load, interval)
+    def read(self, source: Source, load: Load, interval: Interval) -> ArrowStream:
+        sql, params = self.selection(expect(source, SqlSource, self), load, interval)
         pg = self._connection()
         try:
             cur = pg.execute(f"SELECT * FROM ({sql}) AS s LIMIT 0", params)
         except psycopg.Error as e:
             raise EngineError(f"source {self.conn}: cannot run the selection: {e}") from e
-        names = [d.name for d in cur.description]
-        dups = sorted({n for n in names if names.count(n) > 1})
-        if dups:
-            raise EngineError(f"source {self.conn}: duplicate column names {dups}")
-        fields = [pa.field(d.name, arrow_type(d.type_code, d.precision, d.scale)) for d in cur.description]
-        schema = pa.schema(fields)
-        return schema, rebatch(self._stream(unpadded_select(sql, cur.description or []), params, schema), source.batch_size)
+        columns = tuple(
+            NativeColumn(d.name, "postgres", d.type_code, precision=d.precision, scale=d.scale) for d in cur.description or ()
+        )
+        where = f"source {self.conn}"
+        unpadded = unpadded_select(sql, cur.description or [])
 
-    def _stream(self, sql: str, params: list, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        def decode(schema: pa.Schema | None) -> tuple[pa.Schema, Iterator[tuple[str, pa.RecordBatch]]]:
+            if schema is None:
+                raise EngineError(f"{where}: COPY needs the column types")
+            return schema, ((where, b) for b in self._stream(unpadded, params, schema))
+
+        return ArrowStream(where, columns, decode)
+
+    def _stream(self, sql: str, params: list[object], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
         bytea_cols = [i for i, f in enumerate(schema) if pa.types.is_binary(f.type)]
         csv_types = {f.name: (pa.string() if pa.types.is_binary(f.type) else f.type) for f in schema}
         convert = pacsv.ConvertOptions(

@@ -1,5 +1,4 @@
-"""What the HTTP and file sources share: JSON records -> Arrow with a stable schema,
-declared field types, interval templates for URLs and paths, the interval filter.
+"""JSON records (HTTP pages, JSON-lines files) -> Arrow batches of one fixed schema.
 
 Schema: either declared (`fields: {id: integer, amount: decimal(12,2), ...}`: exactly
 those columns, in that order) or inferred from the first non-empty page/file and then
@@ -11,80 +10,14 @@ the first page. Nested objects and lists are kept as JSON text.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from dag_factory.config.schedules import Interval
+from dag_factory.engine.normalize.types import TIMESTAMP, field_type
 from dag_factory.errors import EngineError
-
-_DECIMAL = re.compile(r"^decimal\((\d{1,2}),\s*(\d{1,2})\)$")
-FIELD_TYPES = {
-    "string": pa.string(),
-    "integer": pa.int64(),
-    "number": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "json": pa.string(),
-}
-TIMESTAMP = FIELD_TYPES["timestamp"]
-
-
-def field_type(name: str) -> pa.DataType:
-    """Arrow type of a declared field type name (`integer`, `decimal(12,2)`, ...)."""
-    if name in FIELD_TYPES:
-        return FIELD_TYPES[name]
-    m = _DECIMAL.match(name)
-    if m and 0 < int(m.group(1)) <= 38 and int(m.group(2)) <= int(m.group(1)):
-        return pa.decimal128(int(m.group(1)), int(m.group(2)))
-    raise EngineError(f"unknown field type {name!r} (string, integer, number, boolean, date, timestamp, json, decimal(P,S))")
-
-
-# -- templates (URL parameters, file paths): rendered to text, never SQL -------------
-class _IsoDatetime(datetime):
-    """Renders as ISO 8601 (`2024-03-01T00:00:00+00:00`), the form APIs and paths expect."""
-
-    def __str__(self) -> str:
-        return self.isoformat()
-
-
-@lru_cache(maxsize=1)
-def _env():
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-
-def template_context(interval: Interval) -> dict[str, object]:
-    start, end = interval.start_utc, interval.end_utc
-    return {
-        "ds": interval.ds,
-        "ds_nodash": interval.ds.replace("-", ""),
-        "data_interval_start": _IsoDatetime.fromisoformat(start.isoformat()),
-        "data_interval_end": _IsoDatetime.fromisoformat(end.isoformat()),
-    }
-
-
-def render_text(template: str, interval: Interval, what: str) -> str:
-    """A URL parameter or path template rendered for the interval (sandboxed Jinja)."""
-    if "{" not in template:
-        return template
-    from jinja2 import TemplateError
-
-    try:
-        return _env().from_string(template).render(template_context(interval))
-    except (TemplateError, TypeError, ValueError) as exc:
-        raise EngineError(
-            f"{what}: template error: {exc} (available: ds, ds_nodash, data_interval_start, data_interval_end)"
-        ) from None
 
 
 # -- value conversion -------------------------------------------------------------
@@ -152,7 +85,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _convert(values: list, t: pa.DataType, declared: str | None) -> list:
+def _convert(values: list[Any], t: pa.DataType, declared: str | None) -> list[Any]:
     if declared == "json":
         return [_json_text(v) for v in values]
     if pa.types.is_timestamp(t):
@@ -189,7 +122,7 @@ class RecordConverter:
                     f"{where}: the cursor field {cursor!r} must be declared as timestamp, not {self.declared[cursor]}"
                 )
 
-    def infer(self, records: list[dict], unit: str) -> pa.Schema:
+    def infer(self, records: list[dict[str, Any]], unit: str) -> pa.Schema:
         """The schema from the first non-empty page or file (fixed afterwards)."""
         names: dict[str, None] = {}
         for r in records:
@@ -214,7 +147,7 @@ class RecordConverter:
         self.schema = pa.schema(fields)
         return self.schema
 
-    def batch(self, records: list[dict], unit: str) -> pa.RecordBatch:
+    def batch(self, records: list[Any], unit: str) -> pa.RecordBatch:
         """Records -> a batch of the fixed schema (inferring it from these when not yet known)."""
         for i, r in enumerate(records):
             if not isinstance(r, dict):
@@ -241,7 +174,7 @@ class RecordConverter:
                 arrays.append(pa.array(values, type=f.type))
             except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError, OverflowError) as e:
                 first = next((v for v in raw if v is not None and not _fits(v, f.type, declared)), None)
-                sample = f" (e.g. {_json_text(first)[:60]})" if first is not None else ""
+                sample = f" (e.g. {(_json_text(first) or '')[:60]})" if first is not None else ""
                 raise EngineError(
                     f"{self.where}: field {f.name!r} on {unit} does not fit its type {f.type}: {e}{sample}"
                     + ("" if declared else "; the type was inferred from the first one, declare it under source.fields")
@@ -253,29 +186,5 @@ def _fits(v: Any, t: pa.DataType, declared: str | None) -> bool:
     try:
         pa.array(_convert([v if declared else _plain(v)], t, declared), type=t)
         return True
-    except Exception:
+    except (pa.ArrowException, ValueError, TypeError, ArithmeticError):  # a value that does not convert
         return False
-
-
-# -- the interval filter (incremental loads) -------------------------------------
-def filter_interval(batches: Iterable[pa.RecordBatch], cursor: str, interval: Interval, where: str) -> Iterator[pa.RecordBatch]:
-    """Only rows with start <= cursor < end (a NULL cursor is in no interval); naive timestamps are UTC."""
-    for b in batches:
-        if cursor not in b.schema.names:
-            raise EngineError(f"{where}: cursor column {cursor!r} is not among the columns {b.schema.names}")
-        col = b.column(cursor)
-        t = col.type
-        if not pa.types.is_timestamp(t):
-            raise EngineError(
-                f"{where}: cursor column {cursor!r} is {t}, not a timestamp; declare it under source.fields as timestamp"
-            )
-        lo, hi = interval.start_utc, interval.end_utc
-        if t.tz is None:
-            lo, hi = lo.replace(tzinfo=None), hi.replace(tzinfo=None)
-        mask = pc.and_(
-            pc.greater_equal(col, pa.scalar(lo, type=pa.timestamp("us", tz=t.tz))),
-            pc.less(col, pa.scalar(hi, type=pa.timestamp("us", tz=t.tz))),
-        )
-        out = b.filter(mask)  # NULL -> dropped
-        if out.num_rows:
-            yield out
