@@ -26,6 +26,7 @@ import pytest
 from dag_factory.config.model import Load, Pipeline, SqlSource, Target
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.connections import ConnInfo
+from dag_factory.engine.normalize import normalize
 from dag_factory.engine.runner import extract, load
 from dag_factory.engine.sources import open_source
 from tests.support import tpch
@@ -266,8 +267,9 @@ def test_char_padding_dropped_from_a_query_source_with_any_column_names(pg_conn)
         'SELECT id, code AS "odd ""na%me", code::char(3) AS "100%", \'50%\' AS pct FROM c'
         " WHERE at >= {{ data_interval_start }} AND at < {{ data_interval_end }}"
     )
+    source, load = SqlSource("src", query=q), Load("full_refresh")
     with open_source(pg_conn) as src:
-        schema, batches = src.read(SqlSource("src", query=q), Load("full_refresh"), IV)
+        schema, batches = normalize(src.read(source, load, IV), source, load, IV)
         got = pa.Table.from_batches(list(batches), schema=schema).sort_by("id").to_pylist()
     assert schema.names == ["id", 'odd "na%me', "100%", "pct"]
     assert [tuple(r.values()) for r in got] == [
