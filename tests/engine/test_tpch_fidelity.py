@@ -292,8 +292,9 @@ def test_char_unpadded_from_mariadb_whose_sql_mode_pads(maria):
             with maria.connect(name) as padded, padded.cursor() as pc:
                 pc.execute("SELECT code FROM c WHERE id = 1")
                 assert pc.fetchall() == (("MAIL  ",),)  # the server really pads now
+            source, load = SqlSource("src", table="c"), Load("full_refresh")
             with open_source(maria.conninfo(name)) as src:
-                schema, batches = src.read(SqlSource("src", table="c"), Load("full_refresh"), IV)
+                schema, batches = normalize(src.read(source, load, IV), source, load, IV)
                 got = pa.Table.from_batches(list(batches), schema=schema).sort_by("id").to_pylist()
         finally:
             cur.execute("SET GLOBAL sql_mode = %s", (before,))
