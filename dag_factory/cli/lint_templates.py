@@ -19,7 +19,7 @@ from dag_factory.config.model import FileSource, HttpSource, Pipeline, SqlSource
 from dag_factory.config.schedules import interval_for_date
 from dag_factory.config.yaml_loader import VALUE, KeyPath, Mark, nearest_mark
 from dag_factory.engine.sources.base import template_values
-from dag_factory.engine.sources.records import render_text, template_context
+from dag_factory.engine.sources.templates import render_text, template_context
 from dag_factory.engine.templating import render_sql, sandbox
 from dag_factory.errors import EngineError, Problem
 
