@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
+from dag_factory.airflow.error_text import located_text
 from dag_factory.config.model import AlertChannel
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ def _rows_loaded(context: Any) -> int | None:
     ti = context.get("ti")
     try:
         result = ti.xcom_pull(task_ids="load.publish") if ti is not None else None
-    except Exception:  # XCom is a nicety in an alert; never let it hide the alert itself
+    except Exception:  # broad: XCom is a nicety in an alert, and any failure must not hide the alert itself
+        log.warning("dag_factory: rows loaded unknown for the alert (XCom lookup failed)", exc_info=True)
         return None
     return result.get("inserted") if isinstance(result, dict) else None
 
@@ -51,7 +53,7 @@ def build_payload(context: Any, pipeline: str, event: str) -> dict[str, Any]:
         "task_id": getattr(ti, "task_id", None),
         "rows_loaded": _rows_loaded(context),
         "log_url": getattr(ti, "log_url", None),
-        "error": (f"{type(exc).__name__}: {exc}"[:1500] if exc else None),
+        "error": (f"{type(exc).__name__}: {located_text(exc)}"[:1500] if exc else None),
     }
     return payload
 
@@ -97,15 +99,17 @@ def teams_card(payload: dict[str, Any]) -> dict[str, Any]:
 
 def send(channel: AlertChannel, payload: dict[str, Any], context: Any) -> None:
     """Deliver one alert; raises on delivery errors (the caller logs and goes on)."""
+    if channel.kind != "email" and not channel.conn_id:  # the schema requires it; a hand-built channel may not
+        raise ValueError(f"a {channel.kind} alert channel needs a conn_id")
     if channel.kind == "slack":
         from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 
-        SlackWebhookNotifier(slack_webhook_conn_id=channel.conn_id, text=_text(payload)).notify(context)
+        SlackWebhookNotifier(slack_webhook_conn_id=str(channel.conn_id), text=_text(payload)).notify(context)
     elif channel.kind == "teams":
         import requests
         from airflow.sdk import BaseHook
 
-        conn = BaseHook.get_connection(channel.conn_id)
+        conn = BaseHook.get_connection(str(channel.conn_id))
         url = conn.password or conn.host
         if not url or "://" not in url:
             raise ValueError(f"Teams connection {channel.conn_id!r} needs the webhook URL in its password field")
@@ -125,9 +129,13 @@ def deliver(channels: tuple[AlertChannel, ...], payload: dict[str, Any], context
     for channel in channels:
         try:
             send(channel, payload, context)
-        except Exception as exc:  # report the channel, not its secrets
-            failed.append(f"{channel.kind}:{channel.conn_id or ','.join(channel.addresses)}")
-            log.error("dag_factory: %s alert via %s failed: %s", payload["event"], channel.kind, type(exc).__name__)
+        except Exception as exc:
+            # broad: each channel's library (Slack SDK, requests, smtplib, Airflow's connection lookup)
+            # raises its own types, and one broken channel must not stop the others. No traceback:
+            # its messages can carry the webhook URL, which is the secret; the type and channel say what failed.
+            target = channel.conn_id or ",".join(channel.addresses)
+            failed.append(f"{channel.kind}:{target}")
+            log.error("dag_factory: %s alert via %s %s failed: %s", payload["event"], channel.kind, target, type(exc).__name__)
     return failed
 
 

@@ -11,7 +11,12 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import DAG, Asset, AsyncCallback, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference, TaskGroup
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, TaskGroup
+from airflow.sdk.definitions.asset import BaseAsset
+
+# the same classes airflow.sdk exports; its type stub (3.3.2) leaves them out
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from dag_factory.airflow.alerts import PipelineNotifier, deadline_missed
 from dag_factory.airflow.docs import doc_md, fenced
@@ -19,7 +24,7 @@ from dag_factory.airflow.operators import CheckOperator, ConfigErrorOperator, Ex
 from dag_factory.airflow.pools import publish_pool
 from dag_factory.config.describe import dag_tags, lake_label, mode_line, staged_from
 from dag_factory.config.loader import FileError
-from dag_factory.config.model import Pipeline
+from dag_factory.config.model import FileSource, Pipeline
 from dag_factory.config.schedules import cron_of
 
 CONFIG_ERROR_TAG = "config-error"
@@ -32,7 +37,7 @@ def asset_for(p: Pipeline) -> Asset:
 
 def schedule_for(p: Pipeline) -> Any:
     if p.after:
-        condition = Asset.ref(name=p.after[0])
+        condition: BaseAsset = Asset.ref(name=p.after[0])
         for upstream in p.after[1:]:
             condition = condition & Asset.ref(name=upstream)
         return condition
@@ -71,7 +76,6 @@ def build_dag(p: Pipeline) -> DAG:
     }
     if p.alerts.on_failure:
         default_args["on_failure_callback"] = [PipelineNotifier(p.name, "failure", p.alerts.on_failure)]
-    deadline = _deadline(p)
     dag = DAG(
         dag_id=p.name,
         description=(p.description or f"{p.load.mode} load into {p.target.table}")[:200],
@@ -84,7 +88,7 @@ def build_dag(p: Pipeline) -> DAG:
         doc_md=doc_md(p),
         default_args=default_args,
         auto_register=False,
-        **({"deadline": deadline} if deadline else {}),
+        deadline=_deadline(p),
     )
     source_name = p.source.label
     lake_name = lake_label(p)
@@ -98,7 +102,7 @@ def build_dag(p: Pipeline) -> DAG:
                 pipeline=p,
                 dag=dag,
             )
-            wait = getattr(p.source, "wait", None)
+            wait = p.source.wait if isinstance(p.source, FileSource) else None
             if wait is not None:  # a file source whose files may arrive late
                 from dag_factory.airflow.sensors import FilesSensor
 

@@ -14,14 +14,17 @@ from dag_factory.errors import ConnectionConfigError
 def resolve(conn_id: str) -> ConnInfo:
     """Look a connection up the way Airflow does (env AIRFLOW_CONN_*, secrets backends, metadata DB)."""
     from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
+    # Only "no such connection" is reworded; anything else (a secrets backend or the execution
+    # API failing, a malformed AIRFLOW_CONN_* value) propagates as it is, with its own cause.
     try:
         conn = BaseHook.get_connection(conn_id)
-    except Exception as exc:  # Airflow raises its own not-found type; keep the message, drop internals
+    except AirflowNotFoundException as exc:
         raise ConnectionConfigError(
             f"Airflow connection {conn_id!r} is not defined: create it in the UI, with `airflow connections add`, "
-            f"or as the environment variable AIRFLOW_CONN_{conn_id.upper()} ({type(exc).__name__})"
-        ) from None
+            f"or as the environment variable AIRFLOW_CONN_{conn_id.upper()}"
+        ) from exc
     kind = KINDS.get((conn.conn_type or "").lower())
     if kind is None:
         raise ConnectionConfigError(

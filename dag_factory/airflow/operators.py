@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from dag_factory.airflow.error_text import located_text
 from dag_factory.config.describe import staged_from
 from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import Interval, latest_complete_interval
@@ -29,6 +30,19 @@ class _PipelineOperator(BaseOperator):
     def __init__(self, *, pipeline: Pipeline, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.pipeline = pipeline
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from dag_factory.errors import DagFactoryError
+
+        try:
+            return self.run_step(context)
+        except DagFactoryError as exc:
+            # where it went wrong (pipeline, step, file:line) first; Airflow logs the traceback after
+            self.log.error("dag_factory: %s", located_text(exc))
+            raise
+
+    def run_step(self, context: Any) -> dict[str, Any]:
+        raise NotImplementedError
 
     def _progress(self, what: str):
         state = {"next": 0}
@@ -53,7 +67,7 @@ class ExtractOperator(_PipelineOperator):
 
     ui_color = "#d6eaf8"
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def run_step(self, context: Any) -> dict[str, Any]:
         from dag_factory.airflow.connections import aws_context, resolve
         from dag_factory.engine import runner
 
@@ -72,7 +86,7 @@ class StageOperator(_PipelineOperator):
 
     ui_color = "#fdebd0"
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def run_step(self, context: Any) -> dict[str, Any]:
         from dag_factory.airflow.connections import aws_context, redshift_dbapi, resolve
         from dag_factory.engine import wap
 
@@ -102,7 +116,7 @@ class CheckOperator(_PipelineOperator):
         super().__init__(**kwargs)
         self.check_name = check_name
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def run_step(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from dag_factory.airflow.connections import aws_context, redshift_dbapi, resolve
@@ -124,7 +138,7 @@ class PublishOperator(_PipelineOperator):
 
     ui_color = "#d5f5e3"
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def run_step(self, context: Any) -> dict[str, Any]:
         from dag_factory.airflow.connections import aws_context, redshift_dbapi, resolve
         from dag_factory.engine import wap
 

@@ -45,6 +45,7 @@ def run_command(name: str, day: str, env: str | None, pipelines: str | None) -> 
     if pipeline is None:
         return 1
     from dag_factory.airflow.connections import aws_context, redshift_dbapi, resolve, staging_conn
+    from dag_factory.airflow.error_text import located_text
     from dag_factory.engine import wap
     from dag_factory.engine.checks import CheckFailed
 
@@ -79,6 +80,8 @@ def run_command(name: str, day: str, env: str | None, pipelines: str | None) -> 
         )
         return 1
     except DagFactoryError as exc:
-        print(f"dag-factory run: {pipeline.name}: {exc}", file=sys.stderr)
+        where = located_text(exc)
+        where = where if f"pipeline {pipeline.name}" in where else f"{pipeline.name}: {where}"
+        print(f"dag-factory run: {where}", file=sys.stderr)
         return 1
     return 0

@@ -48,7 +48,7 @@ def task_lines(p: Pipeline) -> list[str]:
         elif task_id == "load.stage":
             lines.append(f"{task_id}        -> staging table beside {p.target.table} ({staged_from(p)})")
         elif task_id in checks:
-            lines.append(f"{task_id:<23}{checks[task_id].describe()}")
+            lines.append(f"{task_id:<22} {checks[task_id].describe()}")
         elif task_id == "load.publish":
             lines.append(f"{task_id}      -> {target_text(p)} ({p.load.mode})")
     return lines

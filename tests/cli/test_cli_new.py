@@ -195,11 +195,22 @@ def test_no_input_flag_never_prompts_even_in_a_terminal(repo, monkeypatch, capsy
 
 
 def test_schema_command_says_where_and_how(repo, capsys):
+    from dag_factory.config.validate import schema_path
+
     assert main(["schema"]) == 0
     out = capsys.readouterr().out
-    assert str((REPO / "schemas" / "pipeline.schema.json").resolve()) in out or "pipeline.schema.json" in out
-    assert "yaml.schemas" in out and "# yaml-language-server: $schema=" in out and "JSON Schema Mappings" in out
+    here = schema_path().resolve()  # in a checkout: the repository's schemas/pipeline.schema.json
+    assert here == (REPO / "schemas" / "pipeline.schema.json").resolve()
+    assert f"draft-07 keywords):\n  {here}\n" in out
+    modeline = os.path.relpath(here, repo / "pipelines")  # relative to a file in pipelines/
+    assert f"# yaml-language-server: $schema={Path(modeline).as_posix()}\n" in out
+    assert "yaml.schemas" in out and "JSON Schema Mappings" in out
     assert main(["schema", "--copy", "schemas_copy"]) == 0
+    out = capsys.readouterr().out
+    copied = (repo / "schemas_copy" / "pipeline.schema.json").resolve()
+    assert f"draft-07 keywords):\n  {copied}\n" in out  # the copy is now the one to point editors at
+    assert "# yaml-language-server: $schema=../schemas_copy/pipeline.schema.json\n" in out
+    assert '"./schemas_copy/pipeline.schema.json": ["pipelines/**/*.yaml"' in out
     assert (repo / "schemas_copy" / "pipeline.schema.json").read_bytes() == (
         REPO / "schemas" / "pipeline.schema.json"
     ).read_bytes()

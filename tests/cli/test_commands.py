@@ -71,7 +71,24 @@ def test_run_unknown_pipeline_and_bad_date():
 
 
 def test_show_prints_resolved_config_and_tasks_without_secrets(shop_env):
-    out = _cli("show", "shop_orders", env=shop_env)
+    secrets = {"SHOP_DB": "shop-pw-4f9c2a", "LAKE": "lake-key-91be07", "WAREHOUSE": "wh-pw-7d3e55"}
+    env = dict(shop_env)
+    for conn, secret in secrets.items():  # connections with credentials, as a deployment has them
+        info = json.loads(env[f"AIRFLOW_CONN_{conn}"])
+        env[f"AIRFLOW_CONN_{conn}"] = json.dumps({**info, "login": "etl", "password": secret})
+    out = _cli("show", "shop_orders", env=env)
     assert out.returncode == 0, out.stderr
     assert '"cursor": "updated_at"' in out.stdout and "CronDataIntervalTimetable('0 3 * * *'" in out.stdout
-    assert "extract" in out.stdout and "load" in out.stdout
+    tasks = out.stdout.split("\ntasks:\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in tasks] == [
+        "extract.to_lake",
+        "load.stage",
+        *(
+            f"load.checks.{n}"
+            for n in ("row_count", "not_null", "unique", "accepted_values_status", "freshness_updated_at", "sql_1")
+        ),
+        "load.publish",
+    ]
+    assert "shop_db.orders -> lake lake:raw/shop/orders" in tasks[0] and "warehouse.analytics.orders" in tasks[-1]
+    for secret in secrets.values():
+        assert secret not in out.stdout and secret not in out.stderr

@@ -160,11 +160,22 @@ def bundle(tmp_path_factory) -> Path:
 
 
 def test_wheel_install_is_what_the_venv_imports(wheel_venv, tmp_path):
-    code = "import dag_factory, sys; print(dag_factory.__file__); print(any('/work/main' == p for p in sys.path))"
+    code = "import dag_factory, json, sys; print(json.dumps({'file': dag_factory.__file__, 'path': sys.path}))"
     out = _run([str(wheel_venv / "bin" / "python"), "-c", code], cwd=tmp_path, env=_clean_env(tmp_path, tmp_path)).stdout
-    file, repo_on_path = out.split()
-    assert Path(file).resolve().is_relative_to(wheel_venv.resolve()), file
-    assert repo_on_path == "False"
+    seen = json.loads(out)
+    assert Path(seen["file"]).resolve().is_relative_to(wheel_venv.resolve()), seen["file"]
+    repo = REPO.resolve()  # this checkout, wherever it is
+    lent = Path(sysconfig.get_paths()["purelib"]).resolve()  # the main venv's third-party packages, on purpose
+    on_path = [p for p in seen["path"] if p and Path(p).resolve() != lent and Path(p).resolve().is_relative_to(repo)]
+    assert not on_path, on_path
+    installed = Path(seen["file"]).parent / "config" / "pipeline.schema.json"
+    assert installed.read_bytes() == (REPO / "schemas" / "pipeline.schema.json").read_bytes()  # a copy, not a link
+
+
+def test_packaged_schema_is_the_published_one():
+    """Editors and CI use schemas/pipeline.schema.json; lint uses the packaged one."""
+    packaged = REPO / "dag_factory" / "config" / "pipeline.schema.json"
+    assert packaged.read_bytes() == (REPO / "schemas" / "pipeline.schema.json").read_bytes()
 
 
 def test_mwaa_layout_builds_the_same_dags_as_the_repository(wheel_venv, bundle, tmp_path):

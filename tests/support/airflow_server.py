@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dag_factory.cli import ui
+from dag_factory.cli import demo_home, standalone
 
 REPO = Path(__file__).resolve().parents[2]
 TERMINAL_RUN_STATES = {"success", "failed"}
@@ -46,7 +46,7 @@ class AirflowServer:
 
     # -- plumbing ------------------------------------------------------------------
     def log_tail(self, lines: int = 40, width: int = 400) -> str:
-        tail = "\n".join(line[:width] for line in ui.log_tail(self.log_path, lines).splitlines())
+        tail = "\n".join(line[:width] for line in standalone.log_tail(self.log_path, lines).splitlines())
         return f"--- end of {self.log_path}:\n{tail}"
 
     def request(self, method: str, path: str, body: Any = None, params: dict | None = None, timeout: float = 30) -> Any:
@@ -71,7 +71,7 @@ class AirflowServer:
         found = re.search(r"look for ID (\w+)", body)
         if not found:
             return body[:2000]
-        lines = ui.log_tail(self.log_path, 5000).splitlines()
+        lines = standalone.log_tail(self.log_path, 5000).splitlines()
         hits = [i for i, line in enumerate(lines) if found.group(1) in line]
         context = "\n".join(line[:400] for line in lines[max(0, hits[0] - 5) : hits[0] + 40]) if hits else "(not in the log)"
         return f"{body[:1000]}\n--- api-server log around {found.group(1)}:\n{context}"
@@ -185,25 +185,25 @@ def airflow_standalone(root: Path, days: int = 3, timeout: float = 180) -> Itera
     home = root / "demo"
     pipelines = root / "pipelines"
     shutil.copytree(REPO / "pipelines", pipelines)
-    ui.seed(home, days, fresh=True)
-    port, worker_logs, trigger_logs = ui.free_ports(3)
+    demo_home.seed(home, days, fresh=True)
+    port, worker_logs, trigger_logs = standalone.free_ports(3)
     base_url = f"http://127.0.0.1:{port}"
     # every port free, so a developer's `./demo.sh --ui` (8080, 8793, 8794) can keep running
-    env = ui.standalone_environment(home, port, pipelines=pipelines, log_server_ports=(worker_logs, trigger_logs))
+    env = standalone.standalone_environment(home, port, pipelines=pipelines, log_server_ports=(worker_logs, trigger_logs))
     airflow_home = Path(env["AIRFLOW_HOME"])
-    log_path = airflow_home / ui.LOG_FILE
+    log_path = airflow_home / standalone.LOG_FILE
     started = time.monotonic()
-    proc = ui.start_standalone(env, log_path)
+    proc = standalone.start_standalone(env, log_path)
     try:
         try:
-            ui.wait_until_ready(proc, base_url, log_path, timeout=timeout)
-        except ui.StandaloneError as exc:
+            standalone.wait_until_ready(proc, base_url, log_path, timeout=timeout)
+        except standalone.StandaloneError as exc:
             raise AssertionError(str(exc)) from None
-        password = ui.read_password(airflow_home)
-        token = ui.api_token(base_url, password)
-        ui.create_pools(base_url, token, pipelines, env["DAG_FACTORY_ENV"])  # else no publish task is ever scheduled
+        password = standalone.read_password(airflow_home)
+        token = standalone.api_token(base_url, password)
+        standalone.create_pools(base_url, token, pipelines, env["DAG_FACTORY_ENV"])  # else no publish task is ever scheduled
         server = AirflowServer(base_url, token, password, home, airflow_home, pipelines, log_path)
         print(f"\nAirflow standalone ready at {base_url} after {time.monotonic() - started:.0f}s (log: {log_path})")
         yield server
     finally:
-        ui.stop_standalone(proc)
+        standalone.stop_standalone(proc)
