@@ -94,13 +94,21 @@ def connections(data: PgServer, moto: MotoServer, bucket: str) -> dict[str, str]
     def pg(database: str) -> str:
         return json.dumps({"conn_type": "postgres", "host": data.host, "port": data.port, "login": data.user, "schema": database})
 
-    lake = {"bucket": bucket, "prefix": "lake", "region_name": moto.region, "endpoint_url": moto.endpoint_url}
+    def aws(**extra: str) -> str:
+        extra.update(region_name=moto.region, endpoint_url=moto.endpoint_url)
+        return json.dumps({"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra})
+
     return {
         **DUMMY_ENV,
         "DAG_FACTORY_ENV": "prod",
         "AIRFLOW_CONN_SHOP_DB": pg("shop"),
         f"AIRFLOW_CONN_{WAREHOUSE.upper()}": pg("warehouse"),
-        "AIRFLOW_CONN_S3_LAKE": json.dumps({"conn_type": "aws", "login": "testing", "password": "testing", "extra": lake}),
+        "AIRFLOW_CONN_S3_LAKE": aws(bucket=bucket, prefix="lake"),
+        # task logs go to S3 as well: the api-server shows a worker's task log without reaching that worker
+        "AIRFLOW_CONN_AWS_LOGS": aws(),
+        "AIRFLOW__LOGGING__REMOTE_LOGGING": "True",
+        "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": f"s3://{bucket}/logs",
+        "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID": "aws_logs",
     }
 
 
@@ -186,6 +194,26 @@ def test_publishes_queue_in_the_warehouse_pool(loaded: Loaded):
     spans = sorted((datetime.fromisoformat(t["start_date"]), datetime.fromisoformat(t["end_date"])) for t in publishes)
     for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
         assert start >= end, spans
+
+
+def test_task_logs_of_both_workers_are_read_through_the_api_server(loaded: Loaded):
+    """Remote logging on S3: the api-server reads a worker's task log from the bucket
+    (workers serve no logs themselves here)."""
+    server = loaded.cluster.server
+    seen = set()
+    for t in loaded.tasks["shop_orders"]:
+        if t["task_id"] not in ("load.publish", "extract.to_lake"):
+            continue
+        path = f"/api/v2/dags/shop_orders/dagRuns/celery_e2e/taskInstances/{t['task_id']}/logs/{t['try_number']}"
+        events = server.get(path)["content"]
+        text = "\n".join(str(e.get("event", "")) if isinstance(e, dict) else str(e) for e in events)
+        expected = "published analytics.orders" if t["task_id"] == "load.publish" else "extracted"
+        assert expected in text, (t["task_id"], t["hostname"], text[-3000:])
+        seen.add(t["hostname"])
+    assert seen <= set(WORKERS)
+    s3 = loaded.moto.client("s3")
+    logs = s3.list_objects_v2(Bucket=loaded.bucket, Prefix="logs/dag_id=shop_orders/").get("Contents", [])
+    assert len(logs) == len(loaded.tasks["shop_orders"]), [o["Key"] for o in logs]
 
 
 def test_data_went_through_the_s3_lake_not_a_worker_disk(loaded: Loaded):

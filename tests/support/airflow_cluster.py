@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 
 from dag_factory.cli import ui
@@ -243,6 +244,7 @@ def airflow_cluster(
 ) -> Iterator[Cluster]:
     """Migrate the metadata DB, start every component, wait until the api-server reports
     all healthy and every worker consumes from the broker; yield a Cluster; stop it all."""
+    assert find_spec("airflow.providers.celery"), "apache-airflow-providers-celery is missing: run scripts/setup.sh"
     api_port = ui.free_ports(1)[0]
     base_url = f"http://127.0.0.1:{api_port}"
     env = cluster_environment(metadata_url, broker_url, bundle, api_port, extra_env)
