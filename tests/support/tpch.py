@@ -21,7 +21,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-SCALE = "0.01"  # 60,175 lineitem rows: every table, a few seconds per source
+# 60,175 lineitem rows: every table, a few seconds per source; DAG_FACTORY_TEST_TPCH_SF=1 for the full size
+SCALE = os.environ.get("DAG_FACTORY_TEST_TPCH_SF", "0.01")
 
 
 @dataclass(frozen=True)
