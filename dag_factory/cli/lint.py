@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dag_factory.config.loader import active_env, discover, environment_names, is_pipeline_file, load_located, load_pipelines
-from dag_factory.config.model import Pipeline
+from dag_factory.cli.lint_deep import deep_problems
+from dag_factory.config.connections_file import FILE_NAME as CONNECTIONS_FILE
+from dag_factory.config.connections_file import Declared, load_declared
+from dag_factory.config.loader import discover, display_path, is_pipeline_file, load_pipelines
 from dag_factory.errors import ConfigError, Problem
 
 DEFAULT_ROOT = Path("pipelines")
@@ -68,25 +70,6 @@ def format_github(problem: Problem) -> str:
     return f"::error file={problem.file},line={problem.line},col={problem.column},title=dag-factory lint::{message}"
 
 
-def deep_problems(pipeline: Pipeline, root: Path, env: str | None) -> list[Problem]:
-    """What only shows when a valid pipeline is rendered: its templates, in every environment."""
-    from dag_factory.cli.lint_templates import has_templates, template_problems
-
-    if not has_templates(pipeline):
-        return []
-    path = Path(pipeline.path)
-    out: list[Problem] = []
-    for name in sorted({env or active_env()} | environment_names(path, root)):
-        try:
-            resolved, marks = load_located(path, root, name)
-        except ConfigError:
-            continue  # reported by the other-environment check
-        for problem in template_problems(resolved, marks):
-            if problem not in out:
-                out.append(problem)
-    return out
-
-
 def lint_command(paths: list[str], fmt: str = "text", env: str | None = None) -> int:
     targets, missing = collect(paths)
     if missing:
@@ -100,13 +83,19 @@ def lint_command(paths: list[str], fmt: str = "text", env: str | None = None) ->
     invalid = 0
     names: dict[str, str] = {}
     for root, files in by_root.items():
+        try:
+            declared = load_declared(root, display_path(root / CONNECTIONS_FILE))
+        except ConfigError as exc:
+            declared = Declared()
+            invalid += 1
+            problems.extend(exc.problems)
         result = load_pipelines(root, env, files, all_envs=True)
         invalid += len(result.errors)
         for problem in result.problems:  # a _defaults.yaml problem shows once, not once per pipeline
             if problem not in problems:
                 problems.append(problem)
         for name, pipeline in list(result.pipelines.items()):
-            found = deep_problems(pipeline, root, env)
+            found = deep_problems(pipeline, root, env, declared)
             if found:
                 invalid += 1
                 problems.extend(p for p in found if p not in problems)
