@@ -6,6 +6,7 @@ one bad file never stops the others from loading.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from dag_factory.config.semantic import semantic_problems
 from dag_factory.config.validate import schema_problems
 from dag_factory.config.yaml_loader import VALUE, LocatedDoc, Mark, load_file
 from dag_factory.errors import ConfigError, Problem
+
+log = logging.getLogger(__name__)
 
 DEFAULTS_FILE = "_defaults.yaml"
 DEFAULT_ENV = "local"
@@ -290,7 +293,8 @@ def load_pipelines(
         except ConfigError as exc:
             result.errors.append(FileError(path, exc))
             continue
-        except Exception as exc:  # a bug in a check must cost one file, never every DAG of generate.py
+        except Exception as exc:  # broad: a bug in a check must cost one file, never every DAG of generate.py
+            log.warning("internal error while checking %s", display_path(path), exc_info=True)
             problem = Problem(
                 display_path(path), 1, 1, f"internal error while checking this file: {type(exc).__name__}: {exc}"[:500]
             )
