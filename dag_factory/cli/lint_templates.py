@@ -16,7 +16,7 @@ from pathlib import Path
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from dag_factory.config.model import FileSource, HttpSource, Pipeline, SqlSource
-from dag_factory.config.schedules import interval_for_date
+from dag_factory.config.schedules import Interval, interval_for_date
 from dag_factory.config.yaml_loader import VALUE, KeyPath, Mark, nearest_mark
 from dag_factory.engine.sources.base import template_values
 from dag_factory.engine.sources.templates import render_text, template_context
@@ -91,13 +91,13 @@ def _static_problem(t: _Template) -> tuple[int, str, str, str] | None:
     return line, name, f"{t.what}: unknown template variable {name!r} (available: {available})", hint
 
 
-def _render_problem(t: _Template, sql_values: dict[str, object], interval: object) -> tuple[int, str, str, str] | None:
+def _render_problem(t: _Template, sql_values: dict[str, object], interval: Interval) -> tuple[int, str, str, str] | None:
     """Render as the run will (filters on values, sandbox limits): what parsing cannot see."""
     try:
         if t.sql:
             render_sql(t.text, sql_values, "?", raw={"target": '"target"'} if "target" in t.names else None)
         else:
-            render_text(t.text, interval, t.what)  # type: ignore[arg-type]
+            render_text(t.text, interval, t.what)
     except EngineError as exc:
         message = str(exc)
         return 1, "", message if message.startswith(t.what) else f"{t.what}: {message}", ""

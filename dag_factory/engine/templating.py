@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
@@ -27,7 +28,7 @@ class _Bound:
     """Renders as a marker (the engine binds the value there); compares as the value,
     so `{% if ds >= '2024-01-01' %}` works."""
 
-    def __init__(self, index: int, value: object) -> None:
+    def __init__(self, index: int, value: Any) -> None:  # a date, text or number, compared as Jinja would
         self.index, self.value = index, value
 
     def __str__(self) -> str:
@@ -39,16 +40,16 @@ class _Bound:
         return self.value == other
 
     def __lt__(self, other: object) -> bool:
-        return self.value < other  # type: ignore[operator]
+        return self.value < other
 
     def __le__(self, other: object) -> bool:
-        return self.value <= other  # type: ignore[operator]
+        return self.value <= other
 
     def __gt__(self, other: object) -> bool:
-        return self.value > other  # type: ignore[operator]
+        return self.value > other
 
     def __ge__(self, other: object) -> bool:
-        return self.value >= other  # type: ignore[operator]
+        return self.value >= other
 
     def __hash__(self) -> int:
         return hash(self.value)
