@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from dag_factory.airflow.pools import publish_pool
-from dag_factory.cli import ui
-from dag_factory.cli.demo import FIRST_DAY
+from dag_factory.cli import standalone
+from dag_factory.cli.demo_home import FIRST_DAY
 from dag_factory.demo import shop
 from tests.e2e.conftest import EXAMPLE_DAGS
 from tests.support.airflow_cluster import Cluster, airflow_cluster
@@ -149,7 +149,7 @@ def loaded(tmp_path_factory) -> Iterator[Loaded]:
             airflow_cluster(root, bundle, metadata_url, broker.url(), connections(data, moto, bucket), workers=WORKERS)
         )
         server = cluster.server
-        pools = ui.create_pools(server.base_url, server.token, bundle / "pipelines", env="prod", slots=1)
+        pools = standalone.create_pools(server.base_url, server.token, bundle / "pipelines", env="prod", slots=1)
         assert pools == [publish_pool(WAREHOUSE)]
 
         def parsed():

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
-from dag_factory.cli import ui
+from dag_factory.cli import standalone
 from tests.support.airflow_server import REPO, AirflowServer
 
 CONTROL_PLANE = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -83,10 +83,10 @@ class Cluster:
         out = []
         for c in self.components.values():
             out.append(f"--- {c.log_path} ({'running' if c.alive() else f'exited {c.proc and c.proc.returncode}'}):")
-            out.append(_short(ui.log_tail(c.log_path, lines)))
+            out.append(_short(standalone.log_tail(c.log_path, lines)))
         for w in self.workers:
             for task_log in sorted((w.airflow_home / "logs").rglob("*.log"))[-6:]:
-                out.append(f"--- task log {task_log}:\n{_short(ui.log_tail(task_log, 8))}")
+                out.append(f"--- task log {task_log}:\n{_short(standalone.log_tail(task_log, 8))}")
         return "\n".join(out)
 
 
@@ -102,7 +102,7 @@ def cluster_environment(
     fernet = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     env.update(
         {
-            "PATH": os.pathsep.join([str(ui.venv_bin()), env.get("PATH", os.defpath)]),
+            "PATH": os.pathsep.join([str(standalone.venv_bin()), env.get("PATH", os.defpath)]),
             "PYTHONPATH": str(REPO),  # for tests.support.worker_hostname
             "PYTHONUNBUFFERED": "1",
             "NO_COLOR": "1",
@@ -136,12 +136,12 @@ def cluster_environment(
 
 
 def _airflow() -> list[str]:
-    airflow = ui.venv_bin() / "airflow"
+    airflow = standalone.venv_bin() / "airflow"
     return [str(airflow)] if airflow.exists() else [sys.executable, "-m", "airflow"]
 
 
 def _components(root: Path, env: dict[str, str], workers: tuple[str, ...], concurrency: int) -> dict[str, Component]:
-    ports = iter(ui.free_ports(len(CONTROL_PLANE) + len(workers) + 1))
+    ports = iter(standalone.free_ports(len(CONTROL_PLANE) + len(workers) + 1))
     out: dict[str, Component] = {}
     commands = {
         "api-server": ["api-server"],
@@ -223,8 +223,10 @@ def _worker_ready(worker: Component):
 
 
 def _stop_all(components: list[Component]) -> None:
-    """Stop every component at once (each group bounded by ui.stop_standalone's grace)."""
-    threads = [threading.Thread(target=ui.stop_standalone, args=(c.proc,), kwargs={"grace": 20}) for c in components if c.proc]
+    """Stop every component at once (each group bounded by standalone.stop_standalone's grace)."""
+    threads = [
+        threading.Thread(target=standalone.stop_standalone, args=(c.proc,), kwargs={"grace": 20}) for c in components if c.proc
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -245,7 +247,7 @@ def airflow_cluster(
     """Migrate the metadata DB, start every component, wait until the api-server reports
     all healthy and every worker consumes from the broker; yield a Cluster; stop it all."""
     assert find_spec("airflow.providers.celery"), "apache-airflow-providers-celery is missing: run scripts/setup.sh"
-    api_port = ui.free_ports(1)[0]
+    api_port = standalone.free_ports(1)[0]
     base_url = f"http://127.0.0.1:{api_port}"
     env = cluster_environment(metadata_url, broker_url, bundle, api_port, extra_env)
     started = time.monotonic()
@@ -262,8 +264,8 @@ def airflow_cluster(
         _wait(cluster, "every component healthy", lambda: _healthy(base_url), timeout)
         for w in cluster.workers:
             _wait(cluster, f"Celery worker {w.name} ready", lambda w=w: _worker_ready(w), timeout)
-        server.password = ui.read_password(api.airflow_home)
-        server.token = ui.api_token(base_url, server.password)
+        server.password = standalone.read_password(api.airflow_home)
+        server.token = standalone.api_token(base_url, server.password)
         print(
             f"\nAirflow cluster ready at {base_url}: migrated in {migrated - started:.0f}s, "
             f"components up {time.monotonic() - migrated:.0f}s later ({', '.join(components)}; homes under {root})"
