@@ -10,6 +10,8 @@ Every dag_factory DAG is tagged `target:<conn_id>`; its stage, check and publish
 that open the warehouse) then take a slot of the pool `writer_<conn_id>`, so a second pipeline's
 load waits in the scheduler's queue instead of holding a worker slot while it waits for the
 warehouse. Extract tasks (source -> lake) stay in their default pool and run in parallel.
+Without this policy only the publish tasks take a pool: `dag_factory_<conn_id>`, set by
+dag_factory itself (docs/deploy.md, "Publish pools"); the policy replaces it for these DAGs.
 """
 
 from __future__ import annotations
