@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from datetime import date
@@ -117,3 +118,22 @@ def test_success_alert_carries_rows_loaded(tmp_path, alert_env):
     facts = _facts(teams)
     assert facts["_summary"] == "Pipeline alert_ok succeeded"
     assert facts["Rows loaded"] == "8"  # the demo shop's 8 products
+
+
+def test_a_failed_delivery_is_reported_in_the_task_log_and_the_other_channels_still_get_it(tmp_path, alert_env):
+    env, http, smtp = alert_env
+    with socket.socket() as probe:  # a port nobody listens on: the Teams POST is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    env = {
+        **env,
+        "AIRFLOW_CONN_TEAMS_ALERTS": json.dumps(
+            {"conn_type": "http", "password": f"http://127.0.0.1:{closed}/teams?sig={TEAMS_SECRET}"}
+        ),
+    }
+    out = _run(tmp_path, "alert_broken", env)
+    log = out.stdout + out.stderr  # dag.test() writes the task log to the console
+    assert "STATE failed" in out.stdout, log[-4000:]
+    assert "dag_factory: failure alert via teams teams_alerts failed: ConnectionError" in log, log[-4000:]
+    assert len([r for r in http.requests if r["path"].startswith("/slack")]) == 1 and len(smtp.mails) == 1
+    assert TEAMS_SECRET not in log  # the failing URL is the secret: never logged
