@@ -170,6 +170,10 @@ def loaded(tmp_path_factory) -> Iterator[Loaded]:
             f"{len(runs)} runs done {time.monotonic() - ready:.0f}s later; on: "
             + json.dumps({d: sorted({t["hostname"] for t in tis}) for d, tis in tasks.items()})
         )
+        for dag_id, tis in tasks.items():
+            print(
+                f"  {dag_id}: " + ", ".join(f"{t['task_id']}@{t['hostname']}" for t in sorted(tis, key=lambda t: t["start_date"]))
+            )
         yield Loaded(cluster, data, moto, bucket, runs, tasks)
 
 

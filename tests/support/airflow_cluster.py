@@ -225,7 +225,7 @@ def _worker_ready(worker: Component):
 def _stop_all(components: list[Component]) -> None:
     """Stop every component at once (each group bounded by standalone.stop_standalone's grace)."""
     threads = [
-        threading.Thread(target=standalone.stop_standalone, args=(c.proc,), kwargs={"grace": 20}) for c in components if c.proc
+        threading.Thread(target=standalone.stop_standalone, args=(c.proc,), kwargs={"grace": 10}) for c in components if c.proc
     ]
     for t in threads:
         t.start()
