@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from dag_factory.cli.common import display
+from dag_factory.cli.new_envs import environment_overrides
 from dag_factory.cli.new_spec import (
     CONN_RE,
     EXAMPLE,
@@ -28,6 +29,7 @@ from dag_factory.cli.new_spec import (
     parse_conn_table,
     render,
 )
+from dag_factory.errors import ConfigError
 
 # ---------------------------------------------------------------- the command
 
@@ -193,16 +195,29 @@ def new_command(args) -> int:
     except FileExistsError:
         print(f"dag-factory new: {display(path)} already exists; not overwriting it", file=sys.stderr)
         return 1
+    overrides = environment_overrides(spec, path, root) if root.is_dir() else []
+    if overrides:
+        text = text + "\n".join(overrides) + "\n"
+        path.write_text(text, encoding="utf-8")
     # the file must lint clean where it lives: _defaults.yaml above it, other pipelines beside it
     # (a clash such as "one table, one pipeline" may be reported at the other file)
     result = load_pipelines(root, all_envs=True)
-    new_errors = [e for e in result.errors if (str(e.path.resolve()), str(e.error)) not in before]
+    new_errors = [p for e in result.errors if (str(e.path.resolve()), str(e.error)) not in before for p in e.error.problems]
+    written = result.pipelines.get(spec.name)
+    if written is not None and not new_errors:  # what lint checks beyond the schema: templates, capabilities
+        from dag_factory.cli.lint_deep import deep_problems
+        from dag_factory.config.connections_file import Declared, load_declared
+
+        try:
+            declared = load_declared(root)
+        except ConfigError:
+            declared = Declared()
+        new_errors = deep_problems(written, root, None, declared)
     if new_errors:
         path.unlink()
         print("dag-factory new: the generated file would not be valid here, so it was not written:", file=sys.stderr)
-        for error in new_errors:
-            for problem in error.error.problems:
-                print(f"  {problem.format()}", file=sys.stderr)
+        for problem in new_errors:
+            print(f"  {problem.format()}", file=sys.stderr)
         return 1
     print(f"wrote {display(path)}")
     for line in history_note(spec, date.today()):

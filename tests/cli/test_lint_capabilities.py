@@ -130,3 +130,15 @@ def test_a_broken_connections_file_is_reported_at_its_line(tmp_path, monkeypatch
 def test_the_example_repository_lints_clean_in_every_environment(monkeypatch, capsys):
     rc, lines = _lint(REPO, monkeypatch, capsys)
     assert (rc, lines) == (0, [])
+
+
+def test_new_adds_the_s3_lake_an_environment_needs_and_its_file_lints_clean(examples, monkeypatch, capsys):
+    from dag_factory.cli import main
+
+    monkeypatch.chdir(examples)
+    args = ["--source", "shop_db.refunds", "--target", "warehouse.analytics.refunds", "--mode", "full_refresh"]
+    assert main(["new", "shop_refunds", *args, "--no-input"]) == 0, capsys.readouterr().err
+    text = (examples / "pipelines/shop_refunds.yaml").read_text()
+    assert "environments:\n  prod:" in text and "    lake: {conn_id: s3_lake, path: raw/shop_refunds}" in text
+    capsys.readouterr()
+    assert _lint(examples, monkeypatch, capsys) == (0, [])
