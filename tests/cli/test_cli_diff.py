@@ -26,6 +26,7 @@ name: old_feed
 source: {type: sql, conn_id: shop_db, table: feed}
 load: {mode: snapshot}
 target: {conn_id: warehouse, table: analytics.feed}
+environments: {prod: {lake: {conn_id: s3_lake, path: raw/feed}}}
 """
 FIX_ME_BROKEN = """\
 version: 1
