@@ -50,7 +50,7 @@ def api_server():
 def api(api_server: Api) -> Api:
     st = api_server.state
     with st.lock:
-        st.records, st.faults, st.log, st.page_size, st.auth = [], {}, [], 2, "bearer"
+        st.records, st.faults, st.log, st.page_size, st.auth, st.link_origin = [], {}, [], 2, "bearer", ""
     return api_server
 
 
@@ -236,23 +236,15 @@ def test_auth_errors_and_safety(api):
         read_all(api, looping)
 
 
-def test_next_link_to_another_host_is_not_followed(api, monkeypatch):
-    import json as _json
-
-    from dag_factory.engine.sources import http as http_mod
-
-    def fake_get(self, url, params, where):
-        class R:
-            links: dict = {}
-
-        return R(), _json.loads('{"results": [{"id": 1}], "links": {"next": "https://evil.example/steal"}}')
-
-    monkeypatch.setattr(http_mod.HttpSourceReader, "_get", fake_get)
+def test_next_link_to_another_host_is_not_followed(api):
+    api.state.set_records(records(3))
+    api.state.link_origin = "https://evil.example"  # page 1 links to page 2 on another host
     src = HttpSource(
         "api", endpoint="/link", records_path="results", pagination=Pagination("next_link", next_link_path="links.next")
     )
-    with pytest.raises(EngineError, match="another host"):
+    with pytest.raises(EngineError, match=r"another host \(evil.example\)"):
         read_all(api, src)
+    assert api.state.served() == [("/link", "first")]  # the token never went anywhere else
 
 
 def test_http_pipeline_from_yaml(tmp_path):

@@ -35,6 +35,7 @@ class ApiState:
     faults: dict[str, list[int]] = field(default_factory=dict)
     log: list[tuple[str, str, int]] = field(default_factory=list)
     auth: str = "bearer"  # bearer | basic | none
+    link_origin: str = ""  # /link: next links absolute on this origin (e.g. "https://evil.example"), "" = relative
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def set_records(self, records: list[dict]) -> None:
@@ -105,6 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
             keep = "&".join(f"{k}={v}" for k, v in q.items() if k not in ("offset",))
             nxt = f"{path}?offset={start + size}&{keep}" if start + size < len(rows) else None
             if path == "/link":
+                nxt = f"{st.link_origin}{nxt}" if nxt and st.link_origin else nxt
                 self._send(200, {"results": rows[start : start + size], "links": {"next": nxt}})
             else:
                 headers = {"Link": f'<http://{self.headers["Host"]}{nxt}>; rel="next"'} if nxt else {}
