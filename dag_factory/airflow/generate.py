@@ -49,7 +49,7 @@ def generate_dags(namespace: dict[str, Any], pipelines_dir: str | None = None) -
     for name, pipeline in result.pipelines.items():
         try:
             dags[name] = build_dag(pipeline)
-        except Exception as exc:  # must not take the other DAGs down
+        except Exception as exc:  # broad: any error of one pipeline's build must not take the other DAGs down
             log.exception("dag_factory: could not build DAG %s", name)
             problem = Problem(pipeline.path, 1, 1, f"could not build the DAG: {type(exc).__name__}: {exc}")
             errors.append(FileError(Path(pipeline.path), ConfigError([problem])))
@@ -58,10 +58,11 @@ def generate_dags(namespace: dict[str, Any], pipelines_dir: str | None = None) -
         log.warning("dag_factory: %s", error.error)
         try:
             owner = declared_owner(error.path, root)
-        except Exception:  # the owner is a nicety; the placeholder must appear regardless
+        except Exception:  # broad: the owner is a nicety; the placeholder must appear regardless
+            log.warning("dag_factory: no owner for the placeholder of %s", error.path, exc_info=True)
             owner = None
         try:
             dags[dag_id] = build_placeholder(error, dag_id, owner)
-        except Exception:
+        except Exception:  # broad: the file's other DAGs must still load; the traceback is logged
             log.exception("dag_factory: could not build the placeholder DAG for %s", error.path)
     namespace.update(dags)

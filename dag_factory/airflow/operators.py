@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from dag_factory.airflow.error_text import located_text
+from dag_factory.airflow.error_text import is_located, located_text
 from dag_factory.config.describe import staged_from
 from dag_factory.config.model import Pipeline
 from dag_factory.config.schedules import Interval, latest_complete_interval
@@ -32,13 +32,14 @@ class _PipelineOperator(BaseOperator):
         self.pipeline = pipeline
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from dag_factory.errors import DagFactoryError
-
         try:
             return self.run_step(context)
-        except DagFactoryError as exc:
-            # where it went wrong (pipeline, step, file:line) first; Airflow logs the traceback after
-            self.log.error("dag_factory: %s", located_text(exc))
+        except Exception as exc:
+            # broad, and always re-raised: any error that left an engine step (ours, a driver's)
+            # is located; the log line says where (pipeline, file:line, step) before Airflow's
+            # traceback, whose rendering of a driver error would not show the location note
+            if is_located(exc):
+                self.log.error("dag_factory: %s", located_text(exc))
             raise
 
     def run_step(self, context: Any) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def run_command(name: str, day: str, env: str | None, pipelines: str | None) -> 
     if pipeline is None:
         return 1
     from dag_factory.airflow.connections import aws_context, redshift_dbapi, resolve, staging_conn
-    from dag_factory.airflow.error_text import located_text
+    from dag_factory.airflow.error_text import is_located, located_text
     from dag_factory.engine import wap
     from dag_factory.engine.checks import CheckFailed
 
@@ -80,8 +80,7 @@ def run_command(name: str, day: str, env: str | None, pipelines: str | None) -> 
         )
         return 1
     except DagFactoryError as exc:
-        where = located_text(exc)
-        where = where if f"pipeline {pipeline.name}" in where else f"{pipeline.name}: {where}"
-        print(f"dag-factory run: {where}", file=sys.stderr)
+        text = located_text(exc) if is_located(exc) else f"{pipeline.name}: {exc}"
+        print(f"dag-factory run: {text}", file=sys.stderr)
         return 1
     return 0

@@ -89,6 +89,8 @@ def test_failure_alert_reaches_slack_teams_and_email_without_secrets(tmp_path, a
     env, http, smtp = alert_env
     out = _run(tmp_path, "alert_broken", env)
     assert "STATE failed" in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+    task_log = out.stdout + out.stderr  # dag.test() writes the task log to the console
+    assert "dag_factory: " in task_log and "alert_broken.yaml: pipeline 'alert_broken', step extract: " in task_log
     slack = [r for r in http.requests if r["path"].startswith("/slack")]
     teams = [r for r in http.requests if r["path"].startswith("/teams")]
     assert len(slack) == 1 and len(teams) == 1 and len(smtp.mails) == 1, (http.requests, smtp.mails)
@@ -100,6 +102,7 @@ def test_failure_alert_reaches_slack_teams_and_email_without_secrets(tmp_path, a
     assert facts["_summary"] == "Pipeline alert_broken failed"
     assert facts["DAG"] == "alert_broken" and facts["Run"].startswith("manual__") and "2024-03-01T00:00:00" in facts["Interval"]
     assert "no_such_table" in facts["Error"]
+    assert "alert_broken.yaml: pipeline 'alert_broken', step extract" in facts["Error"]  # where, not just what
     assert teams[0]["body"]["attachments"][0]["content"]["actions"][0]["url"].startswith("http")  # log link
     assert "Subject: Pipeline alert_broken failed" in smtp.mails[0] and "oncall@example.com" in smtp.mails[0]
     everything = json.dumps(http.requests) + "".join(smtp.mails) + out.stdout + out.stderr

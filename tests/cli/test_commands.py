@@ -63,6 +63,21 @@ def test_run_without_the_connection_says_which_and_how(shop_env):
     assert "Traceback" not in out.stderr
 
 
+def test_run_failure_says_pipeline_file_and_step(shop_env, tmp_path):
+    """An error inside a step names the pipeline, its YAML file and the step, not just the cause."""
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    (pipelines / "loc_probe.yaml").write_text(
+        "version: 1\nname: loc_probe\nsource: {type: sql, conn_id: shop_db, table: no_such_table}\n"
+        "load: {mode: full_refresh}\ntarget: {conn_id: warehouse, table: analytics.loc_probe}\n"
+    )
+    out = _cli("run", "loc_probe", "--date", "2024-03-01", "--pipelines", str(pipelines), env=shop_env)
+    assert out.returncode == 1, out.stdout + out.stderr
+    (line,) = [x for x in out.stderr.splitlines() if x.startswith("dag-factory run:")]
+    assert line.startswith(f"dag-factory run: {pipelines / 'loc_probe.yaml'}: pipeline 'loc_probe', step extract: "), line
+    assert "no_such_table" in line and "Traceback" not in out.stderr
+
+
 def test_run_unknown_pipeline_and_bad_date():
     out = _cli("run", "no_such_pipeline", "--date", "2024-03-01")
     assert out.returncode == 1 and "no pipeline 'no_such_pipeline'" in out.stderr and "shop_orders" in out.stderr
