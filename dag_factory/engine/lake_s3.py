@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import re
 import tempfile
@@ -60,6 +61,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from botocore.exceptions import BotoCoreError, ClientError
 
 from dag_factory.engine.aws import AwsContext
 from dag_factory.engine.connections import ConnInfo
@@ -70,6 +72,9 @@ MANIFEST_DIR = "_manifests"
 TMP_DIR = "_tmp"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _PREFIX_SEG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=-]*$")
+
+
+log = logging.getLogger(__name__)
 
 
 def _client_error_code(e: Exception) -> str:
@@ -156,7 +161,7 @@ class S3Lake:
         """s3://.../<path>/ : the root under which the ds= partitions live."""
         return self.url(self._base(path) + "/")
 
-    # -- S3 primitives (each a separate method, so a test can kill the process between them) --
+    # -- S3 primitives (one request kind each; tests kill the process at a request) --
     def _list(self, prefix: str) -> list[str]:
         keys: list[str] = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
@@ -190,7 +195,7 @@ class S3Lake:
     def _manifest(self, path: str, ds: str) -> dict[str, Any] | None:
         try:
             body = self.s3.get_object(Bucket=self.bucket, Key=self.manifest_key(path, ds))["Body"].read()
-        except Exception as e:
+        except (ClientError, BotoCoreError) as e:
             if _client_error_code(e) in ("NoSuchKey", "404"):
                 return None
             raise EngineError(f"S3 lake {self}: cannot read the manifest of {path}/ds={ds}: {e}") from e
@@ -262,8 +267,9 @@ class S3Lake:
             if not published:  # best effort; whatever remains is removed by the next write's recovery
                 try:
                     self._delete(copied + [k for k, _, _ in written])
-                except Exception:
-                    pass
+                except Exception:  # broad on purpose: the write's own error is the one to raise;
+                    # a failed cleanup (any cause) is only logged, and the next write's _recover retries it
+                    log.warning("S3 lake %s: cleanup after a failed write of %s/ds=%s failed", self, path, ds, exc_info=True)
             raise
         return PartitionInfo(rows=total, files=len(written), location=self.url(part_prefix))
 
@@ -342,7 +348,7 @@ class S3Lake:
                 try:
                     try:
                         self.s3.download_file(self.bucket, url[len(head) :], local)
-                    except Exception as e:
+                    except (ClientError, BotoCoreError, OSError) as e:
                         raise EngineError(f"S3 lake {self}: cannot read {url} listed by {part.manifest_url}: {e}") from e
                     with pq.ParquetFile(local) as f:
                         if f.schema_arrow != part.schema:

@@ -9,7 +9,9 @@ import pytest
 
 from dag_factory.engine.connections import ConnInfo
 from tests.support.mariadb import MariaServer, mariadb_server
+from tests.support.moto_server import moto_aws  # noqa: F401  (fixture, for the Redshift parameter)
 from tests.support.postgres import PgServer, postgres_server
+from tests.support.warehouses import WAREHOUSES, WarehouseUnderTest, make_warehouse
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +41,8 @@ def maria() -> Iterator[MariaServer]:
         if os.environ.get("CI"):  # CI installs MariaDB (scripts/mariadb.sh): there a missing server is a failure
             raise
         pytest.skip(f"no MariaDB available: {e}")
+
+
+@pytest.fixture(params=WAREHOUSES)
+def target_wh(request: pytest.FixtureRequest, tmp_path) -> WarehouseUnderTest:
+    return make_warehouse(request.param, tmp_path, request)

@@ -20,6 +20,7 @@ from dag_factory.config.model import Lake, Load, Pipeline, SqlSource, Target
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.runner import extract, load
+from tests.support.warehouses import WarehouseUnderTest
 
 DAY1 = datetime(2024, 3, 1, tzinfo=UTC)
 INTERVALS = [Interval(DAY1 + timedelta(days=i), DAY1 + timedelta(days=i + 1)) for i in range(3)]
@@ -139,12 +140,14 @@ class PostgresSrc:
                 )
 
 
-# -- real warehouses ------------------------------------------------------------
+# -- real warehouses (every one that runs here: tests/support/warehouses.py) ---------
 def _norm_ts(v: datetime) -> datetime:
     return v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo else v
 
 
 class DuckWh:
+    """One DuckDB file, for the source tests (http, mysql) that load into one warehouse."""
+
     def __init__(self, tmp: Path) -> None:
         self.path = tmp / "wh" / "warehouse.duckdb"
         self.conn = ConnInfo("wh", "duckdb", host=str(self.path))
@@ -158,21 +161,13 @@ class DuckWh:
             db.execute("DROP SCHEMA IF EXISTS analytics CASCADE")
 
 
-class PostgresWh:
-    def __init__(self, conn: ConnInfo) -> None:
-        self.conn = replace(conn, conn_id="wh")
+def _fetch(wh: WarehouseUnderTest, snapshot: bool) -> list:
+    return _rows(wh.rows(_select(snapshot)), snapshot)
 
-    def _db(self) -> psycopg.Connection:
-        c = self.conn
-        return psycopg.connect(host=c.host, port=c.port, user=c.login, password=c.password, dbname=c.database)
 
-    def fetch(self, snapshot: bool) -> list:
-        with self._db() as db:
-            return _rows(db.execute(_select(snapshot)).fetchall(), snapshot)
-
-    def reset(self) -> None:
-        with self._db() as db:
-            db.execute("DROP SCHEMA IF EXISTS analytics CASCADE")
+def _reset(wh: WarehouseUnderTest) -> None:
+    with wh.open() as w:
+        w.execute("DROP SCHEMA IF EXISTS analytics CASCADE")
 
 
 def _select(snapshot: bool) -> str:
@@ -203,28 +198,21 @@ def source(request, tmp_path):
     return PostgresSrc(request.getfixturevalue("pg_conn"))
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def warehouse(request, tmp_path):
-    if request.param == "duckdb":
-        return DuckWh(tmp_path)
-    return PostgresWh(request.getfixturevalue("pg_conn"))
-
-
 @pytest.mark.parametrize("mode", list(MODES))
-def test_mode_over_three_days(mode, source, warehouse, tmp_path):
+def test_mode_over_three_days(mode, source, target_wh):
     snapshot = mode == "snapshot"
-    lake_conn = ConnInfo("lake", "fs", extra={"path": str(tmp_path / "lake")})
+    warehouse = target_wh
     pipeline = Pipeline(
         name="orders_daily",
         source=SqlSource(conn_id="src", table=source.table, batch_size=2),  # several batches per run
         load=MODES[mode],
         target=Target(conn_id="wh", table="analytics.orders"),
-        lake=Lake("lake", "sales/orders") if isinstance(warehouse, DuckWh) else None,
+        lake=None if warehouse.kind == "postgres" else Lake("lake", "sales/orders"),  # both lake layouts
     )
 
     def run(iv: Interval) -> None:
-        extract(pipeline, iv, source.conn, lake_conn)
-        load(pipeline, iv, lake_conn, warehouse.conn)
+        extract(pipeline, iv, source.conn, warehouse.lake, aws=warehouse.aws)
+        load(pipeline, iv, warehouse.lake, warehouse.conn, **warehouse.steps)
 
     state = initial_state()
     expected: list = []
@@ -234,15 +222,15 @@ def test_mode_over_three_days(mode, source, warehouse, tmp_path):
         source.sync(state)
         run(iv)
         expected = sorted(model_apply(expected, mode, iv, model_extract(state, mode, iv)), key=sort_key)
-        assert warehouse.fetch(snapshot) == expected, f"after {iv}"
+        assert _fetch(warehouse, snapshot) == expected, f"after {iv}"
         run(iv)  # re-running the same interval changes nothing
-        assert warehouse.fetch(snapshot) == expected, f"after re-running {iv}"
+        assert _fetch(warehouse, snapshot) == expected, f"after re-running {iv}"
 
     # Another order, from an empty warehouse, against the final source state.
-    warehouse.reset()
+    _reset(warehouse)
     expected = []
     for i in (2, 0, 1):
         iv = INTERVALS[i]
         run(iv)
         expected = sorted(model_apply(expected, mode, iv, model_extract(state, mode, iv)), key=sort_key)
-        assert warehouse.fetch(snapshot) == expected, f"out of order, after {iv}"
+        assert _fetch(warehouse, snapshot) == expected, f"out of order, after {iv}"

@@ -175,19 +175,20 @@ KILL_SCRIPT = textwrap.dedent(
 
     endpoint, bucket, phase = sys.argv[1:4]
     lake = S3Lake(bucket, "raw", AwsContext(MotoServer(endpoint).session(), endpoint), rows_per_file=10)
-    calls = {"n": 0}
+    # the kill comes from S3's side of the process: a botocore hook on the request the lake is
+    # about to send (the nth CopyObject, the manifest's PutObject, the cleanup's DeleteObjects)
+    op, nth, key_part = {"before_copy": ("CopyObject", 1, ""), "mid_copy": ("CopyObject", 2, ""),
+                         "before_manifest": ("PutObject", 1, "/_manifests/"),
+                         "after_manifest": ("DeleteObjects", 1, "")}[phase]
+    seen = {"n": 0}
 
-    def die(original, after_calls):
-        def wrapper(*a, **kw):
-            if calls["n"] >= after_calls:
+    def kill(params, **kwargs):
+        if key_part in params.get("Key", ""):
+            seen["n"] += 1
+            if seen["n"] == nth:
                 os.kill(os.getpid(), signal.SIGKILL)
-            calls["n"] += 1
-            return original(*a, **kw)
-        return wrapper
 
-    point = {"before_copy": ("_copy_into_partition", 0), "mid_copy": ("_copy_into_partition", 1),
-             "before_manifest": ("_put_manifest", 0), "after_manifest": ("_cleanup", 0)}[phase]
-    setattr(lake, point[0], die(getattr(lake, point[0]), point[1]))
+    lake.s3.meta.events.register(f"before-parameter-build.s3.{op}", kill)
     schema = pa.schema([("id", pa.int64())])
     batches = [pa.record_batch([pa.array(range(i, i + 10), pa.int64())], names=["id"]) for i in range(100, 130, 10)]
     lake.write_partition("t", "2024-03-01", schema, iter(batches))

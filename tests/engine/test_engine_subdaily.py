@@ -9,17 +9,16 @@ from datetime import date
 from dag_factory.config.model import Lake, Load, Pipeline, SqlSource, Target
 from dag_factory.config.schedules import interval_for_date
 from dag_factory.engine.connections import ConnInfo
-from dag_factory.engine.runner import extract
+from dag_factory.engine.runner import extract, open_lake
 from dag_factory.engine.wap import run_interval
 
 
-def test_hourly_runs_keep_one_partition_per_hour(tmp_path):
+def test_hourly_runs_keep_one_partition_per_hour(tmp_path, target_wh):
     db = tmp_path / "s.db"
     with sqlite3.connect(db) as con:
         con.execute("create table ev (id integer, at timestamp)")
         con.executemany("insert into ev values (?, ?)", [(h, f"2024-03-01 {h:02d}:30:00") for h in range(24)])
-    src, lake = ConnInfo("s", "sqlite", host=str(db)), ConnInfo("lake", "fs", host=str(tmp_path / "lake"))
-    wh = ConnInfo("wh", "duckdb", host=str(tmp_path / "wh.duckdb"))
+    src, lake, wh = ConnInfo("s", "sqlite", host=str(db)), target_wh.lake, target_wh
     p = Pipeline(
         "events",
         SqlSource("s", table="ev"),
@@ -31,11 +30,11 @@ def test_hourly_runs_keep_one_partition_per_hour(tmp_path):
     first = interval_for_date("@hourly", "UTC", date(2024, 3, 1))
     second = type(first)(first.end, first.end.replace(hour=2), "UTC")
     for iv in (first, second, first):
-        run_interval(p, iv, src, lake, wh)
-    parts = sorted(d.name for d in (tmp_path / "lake" / "raw/ev").iterdir())
-    assert parts == ["ds=2024-03-01T0000", "ds=2024-03-01T0100"]
-    assert extract(p, second, src, lake).rows == 1
-    import duckdb
-
-    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
-        assert sorted(r[0] for r in con.execute("select id from ev").fetchall()) == [0, 1]
+        run_interval(p, iv, src, lake, wh.conn, **wh.steps)
+    stored = open_lake(lake, wh.aws)
+    parts = [
+        ds for ds in ("2024-03-01", "2024-03-01T0000", "2024-03-01T0100", "2024-03-01T0200") if stored.has_partition("raw/ev", ds)
+    ]
+    assert parts == ["2024-03-01T0000", "2024-03-01T0100"]
+    assert extract(p, second, src, lake, aws=wh.aws).rows == 1
+    assert sorted(r[0] for r in wh.rows("select id from ev")) == [0, 1]

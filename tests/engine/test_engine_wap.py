@@ -16,7 +16,7 @@ from dag_factory.config.schedules import Interval
 from dag_factory.engine import wap
 from dag_factory.engine.checks import CheckFailed
 from dag_factory.engine.connections import ConnInfo
-from dag_factory.engine.runner import open_warehouse
+from tests.support.warehouses import WarehouseUnderTest
 
 IV = Interval(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
 GOOD = [
@@ -56,12 +56,6 @@ def _source(path: Path, rows: list[tuple]) -> ConnInfo:
     return ConnInfo("shop", "sqlite", host=str(path))
 
 
-def _warehouse(kind: str, tmp_path: Path, request) -> ConnInfo:
-    if kind == "duckdb":
-        return ConnInfo("wh", "duckdb", host=str(tmp_path / "wh.duckdb"))
-    return request.getfixturevalue("pg_conn")
-
-
 def _pipeline(checks: list[dict], mode: str = "full_refresh") -> Pipeline:
     return Pipeline(
         name="orders_checked",
@@ -73,53 +67,48 @@ def _pipeline(checks: list[dict], mode: str = "full_refresh") -> Pipeline:
     )
 
 
-def _target(wh_conn: ConnInfo) -> list[tuple]:
-    with open_warehouse(wh_conn) as wh:
-        return sorted(wh.fetch("select id, status, amount from analytics.orders")[1])
+def _target(wh: WarehouseUnderTest) -> list[tuple]:
+    return sorted(wh.rows("select id, status, amount from analytics.orders"))
 
 
-@pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 @pytest.mark.parametrize("kind", sorted(CHECKS))
-def test_check_passes_then_fails_and_target_keeps_its_content(kind, warehouse, tmp_path, request):
+def test_check_passes_then_fails_and_target_keeps_its_content(kind, target_wh, tmp_path):
     spec, detail = CHECKS[kind]
-    wh = _warehouse(warehouse, tmp_path, request)
-    lake = ConnInfo("lake", "fs", host=str(tmp_path / "lake"))
+    wh = target_wh
     pipeline = _pipeline([spec])
-    good = wap.run_interval(pipeline, IV, _source(tmp_path / "s.db", GOOD), lake, wh)
+    good = wap.run_interval(pipeline, IV, _source(tmp_path / "s.db", GOOD), wh.lake, wh.conn, **wh.steps)
     assert [c.passed for c in good.checks] == [True]
     before = _target(wh)
     assert [r[0] for r in before] == [1, 2, 3] and before[0][2] == Decimal("12.50")
 
     with pytest.raises(CheckFailed) as failed:
-        wap.run_interval(pipeline, IV, _source(tmp_path / "s.db", BAD[kind]), lake, wh)
+        wap.run_interval(pipeline, IV, _source(tmp_path / "s.db", BAD[kind]), wh.lake, wh.conn, **wh.steps)
     message = str(failed.value)
     assert f"check '{pipeline.checks[0].name}'" in message and "FAILED" in message and detail in message
     assert _target(wh) == before  # nothing published
 
 
-def test_failure_message_counts_and_shows_examples(tmp_path):
-    wh = ConnInfo("wh", "duckdb", host=str(tmp_path / "wh.duckdb"))
-    lake = ConnInfo("lake", "fs", host=str(tmp_path / "lake"))
+def test_failure_message_counts_and_shows_examples(target_wh, tmp_path):
+    wh = target_wh
     rows = GOOD + [(i, 20 + i, "lost", "1.00", "2024-03-01 06:00:00") for i in range(4, 12)]
     pipeline = _pipeline(
         [{"not_null": ["id"]}, {"accepted_values": {"column": "status", "values": ["paid", "refunded", "cancelled"]}}]
     )
     with pytest.raises(CheckFailed) as failed:
-        wap.run_interval(pipeline, IV, _source(tmp_path / "s.db", rows), lake, wh)
+        wap.run_interval(pipeline, IV, _source(tmp_path / "s.db", rows), wh.lake, wh.conn, **wh.steps)
     result = failed.value.result
     assert result.check.name == "accepted_values_status" and result.offending == 1  # one distinct bad value
     assert result.examples == [{"status": "lost", "row_count": 8}]
     assert "status='lost', row_count=8" in str(failed.value)
 
 
-def test_incremental_check_failure_keeps_previous_interval_rows(tmp_path):
-    wh = ConnInfo("wh", "duckdb", host=str(tmp_path / "wh.duckdb"))
-    lake = ConnInfo("lake", "fs", host=str(tmp_path / "lake"))
+def test_incremental_check_failure_keeps_previous_interval_rows(target_wh, tmp_path):
+    wh = target_wh
     pipeline = _pipeline([{"unique": ["id"]}], mode="incremental")
-    wap.run_interval(pipeline, IV, _source(tmp_path / "s.db", GOOD), lake, wh)
+    wap.run_interval(pipeline, IV, _source(tmp_path / "s.db", GOOD), wh.lake, wh.conn, **wh.steps)
     before = _target(wh)
     with pytest.raises(CheckFailed):
-        wap.run_interval(pipeline, IV, _source(tmp_path / "s.db", BAD["unique"]), lake, wh)
+        wap.run_interval(pipeline, IV, _source(tmp_path / "s.db", BAD["unique"]), wh.lake, wh.conn, **wh.steps)
     assert _target(wh) == before
 
 
@@ -147,10 +136,9 @@ def _transform(conn_id: str) -> Pipeline:
     )
 
 
-@pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_transform_runs_inside_the_warehouse(warehouse, tmp_path, request):
-    wh = _warehouse(warehouse, tmp_path, request)
-    with open_warehouse(wh) as w:
+def test_transform_runs_inside_the_warehouse(target_wh):
+    wh = target_wh
+    with wh.open() as w:
         w.execute("create schema if not exists analytics")
         w.execute("create table analytics.orders_raw (id integer, order_date date, amount numeric(12,2))")
         for row in SALES:
@@ -158,10 +146,9 @@ def test_transform_runs_inside_the_warehouse(warehouse, tmp_path, request):
                 f"insert into analytics.orders_raw values ({w.placeholder}, cast({w.placeholder} as date), {w.placeholder})",
                 list(row),
             )
-    pipeline = _transform(wh.conn_id)
+    pipeline = _transform(wh.conn.conn_id)
     assert pipeline.in_warehouse
-    result = wap.run_interval(pipeline, IV, None, None, wh)  # no source or lake connection needed
+    result = wap.run_interval(pipeline, IV, None, None, wh.conn, **wh.steps)  # no source or lake connection needed
     assert result.extracted is None and result.staged == 2 and all(c.passed for c in result.checks)
-    with open_warehouse(wh) as w:
-        rows = w.fetch("select cast(order_date as varchar), orders, revenue from marts.daily_sales order by 1")[1]
+    rows = wh.rows("select cast(order_date as varchar), orders, revenue from marts.daily_sales order by 1")
     assert {d: (int(n), Decimal(r)) for d, n, r in rows} == EXPECTED

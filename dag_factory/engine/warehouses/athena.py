@@ -44,6 +44,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from dag_factory.config.model import Load
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.aws import AwsContext, AwsResolver, aws_for
@@ -119,13 +121,13 @@ class AthenaWarehouse(Warehouse):
     def _call(self, op: str, **kwargs: Any) -> Any:
         try:
             return getattr(self.glue, op)(**self.catalog, **kwargs)
-        except Exception as e:
+        except (ClientError, BotoCoreError) as e:
             raise EngineError(f"Glue {op} for connection {self.conn}: {e}") from e
 
     def _get(self, op: str, **kwargs: Any) -> Any | None:
         try:
             return getattr(self.glue, op)(**self.catalog, **kwargs)
-        except Exception as e:
+        except (ClientError, BotoCoreError) as e:
             if _client_error_code(e) == "EntityNotFoundException":
                 return None
             raise EngineError(f"Glue {op} for connection {self.conn}: {e}") from e
@@ -133,7 +135,7 @@ class AthenaWarehouse(Warehouse):
     def _ensure_database(self, database: str) -> None:
         try:
             self.glue.create_database(**self.catalog, DatabaseInput={"Name": database, "Description": "created by dag_factory"})
-        except Exception as e:
+        except (ClientError, BotoCoreError) as e:
             if _client_error_code(e) != "AlreadyExistsException":
                 raise EngineError(f"Glue create_database {database!r} for connection {self.conn}: {e}") from e
 

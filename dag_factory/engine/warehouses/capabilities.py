@@ -77,7 +77,7 @@ WAREHOUSES: dict[str, Capabilities] = {
             merges=True,
             swaps_atomically=True,
             alters_in_transaction=_ALL_ALTERS,
-            widenings=frozenset({"integer", "float", "decimal_precision", "integer_to_decimal", "varchar_length"}),
+            widenings=frozenset({"integer", "float", "decimal_precision", "integer_to_decimal"}),  # VARCHAR has no length
             max_identifier_length=255,
             types=DuckDBTypes(),
         ),

@@ -41,6 +41,7 @@ returns); the tests run everything except the COPY against PostgreSQL through ps
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,12 +52,13 @@ from dag_factory.config.schedules import Interval
 from dag_factory.engine.aws import AwsResolver
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import quote_ident
-from dag_factory.engine.lake_s3 import S3Partition
+from dag_factory.engine.lake import S3Partition
 from dag_factory.engine.warehouses.base import DbapiFactory, StageInput
 from dag_factory.engine.warehouses.capabilities import capabilities_for
 from dag_factory.engine.warehouses.sql import SqlWarehouse, Staged
 from dag_factory.errors import ConnectionConfigError, EngineError
 
+log = logging.getLogger(__name__)
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
 _S3_URL = re.compile(r"^s3://[a-z0-9][a-z0-9.-]*[a-z0-9]/[A-Za-z0-9_.=/-]+$")
@@ -87,7 +89,8 @@ def connect_redshift(conn: ConnInfo) -> Any:
             kwargs[key] = conn.extra[key]
     try:
         return redshift_connector.connect(**kwargs)
-    except Exception as e:  # the driver's message names host/user, never the password
+    except Exception as e:  # broad: redshift_connector raises its own, socket and SSL errors alike; the
+        # cause is chained (traceback kept), and the driver's message names host/user, never the password
         raise EngineError(f"cannot connect to Redshift connection {conn}: {e}") from e
 
 
@@ -128,9 +131,8 @@ class RedshiftWarehouse(SqlWarehouse):
         try:
             cur.execute(sql, list(params))  # always bound: '%' in SQL text must be '%%'
             return cur.rowcount if cur.rowcount is not None else -1
-        except EngineError:
-            raise
-        except Exception as e:
+        except Exception as e:  # broad: any DB-API driver (redshift_connector, the hook's, psycopg in
+            # tests) has its own error classes and no common base; the cause is chained, traceback kept
             raise EngineError(f"Redshift {self.conn}: {e}") from e
         finally:
             cur.close()
@@ -140,7 +142,7 @@ class RedshiftWarehouse(SqlWarehouse):
         try:
             cur.execute(sql, list(params))
             return [tuple(r) for r in cur.fetchall()]
-        except Exception as e:
+        except Exception as e:  # broad: as in execute (DB-API drivers share no error base class)
             raise EngineError(f"Redshift {self.conn}: {e}") from e
         finally:
             cur.close()
@@ -153,8 +155,8 @@ class RedshiftWarehouse(SqlWarehouse):
         except BaseException:
             try:
                 self.execute("ROLLBACK")
-            except EngineError:
-                pass
+            except EngineError:  # the error that ended the transaction is the one to raise
+                log.warning("Redshift %s: ROLLBACK failed", self.conn, exc_info=True)
             raise
         self.execute("COMMIT")
 
@@ -179,7 +181,7 @@ class RedshiftWarehouse(SqlWarehouse):
             cur.execute(sql, list(params))
             names = [d[0] for d in cur.description or []]
             return names, [tuple(r) for r in cur.fetchall()]
-        except Exception as e:
+        except Exception as e:  # broad: as in execute (DB-API drivers share no error base class)
             raise EngineError(f"Redshift {self.conn}: {e}") from e
         finally:
             cur.close()

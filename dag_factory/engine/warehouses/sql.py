@@ -21,7 +21,7 @@ import pyarrow as pa
 from dag_factory.config.model import Load
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.identifiers import quote_ident, split_table, validate_identifier
-from dag_factory.engine.lake_s3 import S3Partition
+from dag_factory.engine.lake import S3Partition
 from dag_factory.engine.warehouses.base import SNAPSHOT_COLUMN, LoadResult, StageInput, Warehouse
 from dag_factory.errors import EngineError
 

@@ -44,7 +44,7 @@ _UNSIGNED = {"utinyint": 8, "usmallint": 16, "uinteger": 32, "ubigint": 64, "uhu
 _FLOATS = {"real": 32, "float4": 32, "float": 32, "double": 64, "double precision": 64, "float8": 64}
 _STRINGS = ("varchar", "character varying", "char", "character", "bpchar", "text", "string", "nvarchar")
 _BINARIES = ("bytea", "blob", "binary", "varbinary", "varbyte", "binary varying")
-_TYPE = re.compile(r"^\s*([a-z][a-z0-9 _]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*([a-z ]*?)\s*$")
+_TYPE = re.compile(r"^([a-z][a-z0-9 _]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)\s*([a-z ]*))?$")
 
 
 class TypeMapper:
@@ -76,10 +76,10 @@ class TypeMapper:
     def parse(self, catalog_type: str) -> SqlType:
         """The catalog's type text in comparable form (family `other` when unknown)."""
         text = catalog_type
-        m = _TYPE.match(catalog_type.lower())
+        m = _TYPE.match(catalog_type.lower().strip())
         if not m:
             return SqlType("other", text=text)
-        base, a, b, suffix = m.group(1).strip(), m.group(2), m.group(3), m.group(4).strip()
+        base, a, b, suffix = m.group(1).strip(), m.group(2), m.group(3), (m.group(4) or "").strip()
         n1, n2 = int(a) if a else 0, int(b) if b else 0
         if base.startswith("timestamp") or base == "datetime":
             tz = "with time zone" in f"{base} {suffix}" and "without" not in f"{base} {suffix}"
