@@ -43,8 +43,6 @@ def _salt() -> bytes:
 class ConfigCache:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.hits = 0
-        self.misses = 0
 
     @classmethod
     def default(cls) -> ConfigCache | None:
@@ -71,12 +69,9 @@ class ConfigCache:
         try:
             entry = json.loads(self._path(key).read_bytes())
         except (OSError, ValueError):
-            self.misses += 1
             return None
         if not isinstance(entry, dict) or entry.get("format") != FORMAT:
-            self.misses += 1
             return None
-        self.hits += 1
         return entry
 
     def put(self, key: str, entry: dict[str, Any]) -> None:

@@ -26,28 +26,46 @@ def _load(root: Path, cache: ConfigCache, env: str = "local"):
     return result.pipelines
 
 
+def _mark_entries(cache_dir: Path, description: str = "from the cache") -> int:
+    """Rewrite every cached config's description: a load that shows it used the cache (a hit);
+    a load that shows the YAML's validated the file again (a miss). Returns the entry count."""
+    entries = list(cache_dir.rglob("*.json"))
+    for entry in entries:
+        content = json.loads(entry.read_text())
+        content["data"]["description"] = description
+        entry.write_text(json.dumps(content))
+    return len(entries)
+
+
 def test_second_load_hits_and_gives_identical_pipelines(tmp_path):
     root, cache = _tree(tmp_path), ConfigCache(tmp_path / "cache")
     first = _load(root, cache)
-    assert (cache.hits, cache.misses) == (0, len(first))
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == len(first)  # one entry per valid file
     second = _load(root, cache)
-    assert (cache.hits, cache.misses) == (len(first), len(first))
     assert second == first
     assert second["daily_sales_report"].source.query == first["daily_sales_report"].source.query  # query file re-read
+    assert _mark_entries(tmp_path / "cache") == len(first)
+    assert {p.description for p in _load(root, cache).values()} == {"from the cache"}  # every file a hit
 
 
 def test_any_relevant_change_is_a_miss(tmp_path):
     root, cache = _tree(tmp_path), ConfigCache(tmp_path / "cache")
     n = len(_load(root, cache))
+    _mark_entries(tmp_path / "cache")
     orders = root / "shop_orders.yaml"
     orders.write_text(orders.read_text().replace("Orders from the shop DB", "Orders, changed"))
-    assert _load(root, cache)["shop_orders"].description.startswith("Orders, changed")
-    assert cache.hits == n - 1  # only the edited file was validated again
+    loaded = _load(root, cache)
+    assert loaded["shop_orders"].description.startswith("Orders, changed")  # the edited file: validated again
+    assert [p.description for p in loaded.values()].count("from the cache") == n - 1  # the others: hits
+    _mark_entries(tmp_path / "cache")
     defaults = root / "_defaults.yaml"
     defaults.write_text(defaults.read_text().replace("owner: data-eng", "owner: platform"))
-    assert {p.owner for p in _load(root, cache).values()} == {"platform"}
-    before = cache.hits
-    assert _load(root, cache, env="prod") and cache.hits == before  # another environment: other keys
+    loaded = _load(root, cache)
+    assert {p.owner for p in loaded.values()} == {"platform"}
+    assert "from the cache" not in {p.description for p in loaded.values()}  # a defaults change misses them all
+    _mark_entries(tmp_path / "cache")
+    prod = _load(root, cache, env="prod")
+    assert prod and "from the cache" not in {p.description for p in prod.values()}  # another environment: other keys
 
 
 def test_query_file_change_is_seen_without_invalidating(tmp_path):
@@ -65,7 +83,9 @@ def test_corrupt_or_foreign_entries_are_misses(tmp_path):
     entries[0].write_text('{"format": 1, "data": ')  # torn write
     entries[1].write_text(json.dumps({"format": 999, "data": {}, "marks": []}))
     fresh = ConfigCache(tmp_path / "cache")
-    assert _load(root, fresh) == good and fresh.misses == 2
+    assert _load(root, fresh) == good
+    for entry in entries[:2]:  # both were misses: validated again and written back whole
+        assert json.loads(entry.read_text())["format"] == 1
 
 
 def test_broken_files_are_never_cached(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -280,24 +281,26 @@ def test_lint_of_a_sub_folder_uses_the_root_defaults(tmp_path: Path, capsys, mon
     assert lint_command(["pipelines/sales/needs_root.yaml"]) == 0, capsys.readouterr().out
 
 
-def test_defaults_file_is_read_once_per_load(tmp_path: Path, monkeypatch):
-    import dag_factory.config.loader as loader
-
+def test_defaults_file_is_read_once_per_load(tmp_path: Path):
     root = tmp_path / "pipelines"
     write(root / "_defaults.yaml", "owner: data-eng\n")
     for i in range(5):
         write(root / f"many_{i}.yaml", pipeline_yaml(f"many_{i}"))
-    calls: list[str] = []
-    real = loader.load_file
+    defaults = str(root / "_defaults.yaml")
+    opened: list[str] = []
+    watching = [True]
 
-    def counting(path, display=None):
-        calls.append(Path(path).name)
-        return real(path, display)
+    def on_open(event: str, args: tuple) -> None:  # Python's own audit events: every file open
+        if watching and event == "open" and isinstance(args[0], (str, Path)) and str(args[0]) == defaults:
+            opened.append(str(args[1]))
 
-    monkeypatch.setattr(loader, "load_file", counting)
-    result = load_pipelines(root, env="local")
-    assert len(result.pipelines) == 5
-    assert calls.count("_defaults.yaml") == 1
+    sys.addaudithook(on_open)  # hooks cannot be removed; `watching` turns this one off
+    try:
+        result = load_pipelines(root, env="local")
+    finally:
+        watching.clear()
+    assert len(result.pipelines) == 5 and {p.owner for p in result.pipelines.values()} == {"data-eng"}
+    assert len(opened) == 1, opened
 
 
 def test_duplicate_names_across_two_lint_roots(tmp_path: Path, capsys, monkeypatch):
