@@ -43,6 +43,31 @@ def resolve(conn_id: str) -> ConnInfo:
     )
 
 
+def find_connection(conn_id: str) -> str | None:
+    """Where Airflow would find `conn_id` (environment variable, metadata DB, a secrets backend),
+    or None: asked backend by backend, in Airflow's own search order."""
+    var = f"AIRFLOW_CONN_{conn_id.upper()}"
+    if os.environ.get(var):
+        return f"environment variable {var}"
+    try:
+        from airflow.configuration import ensure_secrets_loaded
+
+        backends = ensure_secrets_loaded()
+    except Exception:  # no Airflow configuration here: nothing else to ask
+        return None
+    for backend in backends:
+        name = type(backend).__name__
+        if name == "EnvironmentVariablesBackend":
+            continue
+        try:
+            found = backend.get_connection(conn_id)
+        except Exception:  # an unreachable backend or an unmigrated metadata DB: it does not have it
+            found = None
+        if found is not None:
+            return "the Airflow metadata DB" if name == "MetastoreBackend" else f"secrets backend {name}"
+    return None
+
+
 def staging_conn() -> ConnInfo:
     """Where pipelines without a lake hand data from extract to load: a local folder.
 

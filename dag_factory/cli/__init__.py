@@ -26,6 +26,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--date", required=True, help="YYYY-MM-DD: the interval starting on this day")
     run.add_argument("--env")
     run.add_argument("--pipelines", default=None)
+    run.add_argument(
+        "--demo",
+        nargs="?",
+        const=".demo",
+        default=None,
+        metavar="HOME",
+        help="use the demo's connections (./demo.sh's shop, lake and warehouse in HOME, default .demo) for those not defined",
+    )
+
+    conns = sub.add_parser("connections", help="list the connections the pipelines need, which exist, templates for the missing")
+    conns.add_argument("--env")
+    conns.add_argument("--pipelines", default=None)
+    conns.add_argument(
+        "--demo", nargs="?", const=".demo", default=None, metavar="HOME", help="fill the templates with the demo's values"
+    )
 
     demo = sub.add_parser("demo", help="seed the demo shop DB and run the example pipelines through Airflow")
     demo.add_argument("--days", type=int, default=3)
@@ -88,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from dag_factory.cli.run import run_command
 
-        return run_command(args.name, args.date, args.env, args.pipelines)
+        return run_command(args.name, args.date, args.env, args.pipelines, args.demo)
+    if args.command == "connections":
+        from dag_factory.cli.connections import connections_command
+
+        return connections_command(args.env, args.pipelines, args.demo)
     if args.command == "new":
         from dag_factory.cli.new import new_command
 

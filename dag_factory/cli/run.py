@@ -35,7 +35,23 @@ class _Progress:
             print(file=sys.stderr)
 
 
-def run_command(name: str, day: str, env: str | None, pipelines: str | None) -> int:
+def use_demo_connections(home: str) -> list[str]:
+    """Set the demo's connections (and staging folder) for those not defined already; their ids."""
+    import os
+    from pathlib import Path
+
+    from dag_factory.cli.demo import demo_environment
+
+    used = []
+    for key, value in demo_environment(Path(home).resolve()).items():
+        if key.startswith("AIRFLOW_CONN_") or key == "DAG_FACTORY_STAGING":
+            if key not in os.environ:
+                os.environ[key] = value
+                used.append(key.removeprefix("AIRFLOW_CONN_").lower())
+    return used
+
+
+def run_command(name: str, day: str, env: str | None, pipelines: str | None, demo: str | None = None) -> int:
     try:
         run_date = date.fromisoformat(day)
     except ValueError:
@@ -44,6 +60,14 @@ def run_command(name: str, day: str, env: str | None, pipelines: str | None) -> 
     pipeline = find_pipeline(name, pipelines_dir(pipelines), env)
     if pipeline is None:
         return 1
+    if demo is not None:
+        from pathlib import Path
+
+        if not (Path(demo) / "shop.db").exists():
+            print(f"dag-factory run: no demo in {demo}/ (shop.db missing): run ./demo.sh first", file=sys.stderr)
+            return 2
+        used = [u for u in use_demo_connections(demo) if u != "dag_factory_staging"]
+        print(f"using the demo's connections from {demo}/: {', '.join(used) or 'none (all already defined)'}")
     from dag_factory.airflow.connections import aws_context, redshift_dbapi, resolve, staging_conn
     from dag_factory.airflow.error_text import is_located, located_text
     from dag_factory.engine import wap
