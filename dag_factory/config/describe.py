@@ -17,6 +17,7 @@ MODE_LINES = {
     "incremental": "loads the rows whose `{cursor}` lies in the run's interval [start, end) and replaces that interval in the target{merge}",
     "snapshot": "loads the whole source as the day's snapshot (`snapshot_date` column), replacing only that day; history stays",
     "full_refresh": "loads the whole source into a staging table and swaps it in atomically: readers see the old or the new table, never a partial one",
+    "history": "loads the whole source each run and keeps one row per version of each key ({key}) with valid_from, valid_to and is_current",
 }
 
 
@@ -90,6 +91,10 @@ def load_text(p: Pipeline) -> str:
         parts.append(f"cursor {load.cursor}")
     if load.primary_key:
         parts.append(f"key ({', '.join(load.primary_key)})")
+    if load.lookback:
+        parts.append(f"lookback {load.lookback}")
+    if load.hard_delete:
+        parts.append(f"hard_delete {load.hard_delete}")
     return ", ".join(parts)
 
 
@@ -97,7 +102,12 @@ def mode_line(p: Pipeline) -> str:
     """What the load mode does to the target, as a sentence."""
     load = p.load
     merge = f"; rows with the same key ({', '.join(load.primary_key)}) are replaced" if load.primary_key else ""
-    return MODE_LINES[load.mode].format(cursor=load.cursor, merge=merge)
+    if load.hard_delete:
+        merge += f"; a row with `{load.hard_delete}` set removes its key"
+    line = MODE_LINES[load.mode].format(cursor=load.cursor, merge=merge, key=", ".join(load.primary_key))
+    if load.lookback:
+        line += f"; each run also re-reads the {load.lookback} before its interval, for rows committed late"
+    return line
 
 
 def lake_text(p: Pipeline) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-LoadMode = Literal["incremental", "snapshot", "full_refresh"]
+LoadMode = Literal["incremental", "snapshot", "full_refresh", "history"]
 CheckKind = Literal["row_count", "not_null", "unique", "accepted_values", "freshness", "sql"]
 
 
@@ -93,7 +93,10 @@ Source = SqlSource | HttpSource | FileSource
 class Load:
     mode: LoadMode
     cursor: str | None = None  # incremental: rows with start <= cursor < end
-    primary_key: tuple[str, ...] = ()  # incremental: merge on these columns
+    primary_key: tuple[str, ...] = ()  # incremental: merge on these columns; history: one version per key
+    lookback: timedelta = timedelta(0)  # incremental: also re-read [start - lookback, start) for late rows
+    hard_delete: str | None = None  # incremental with a key: a row with this column true / not NULL removes its key
+    compare: tuple[str, ...] = ()  # history: columns whose change opens a version (() = all non-key columns)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ class Interval:
     start: datetime
     end: datetime
     tz: str = "UTC"
+    named_start: datetime | None = None  # widened(): the run's own start, which still names its partition
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
@@ -76,19 +77,31 @@ class Interval:
         if not self.start < self.end:
             raise ValueError(f"empty interval: {self.start} .. {self.end}")
 
+    def widened(self, lookback: timedelta) -> Interval:
+        """The window a run with `load.lookback` reads and replaces: [start - lookback, end),
+        still named (ds, partition) by this interval; its start is what queries see as
+        data_interval_start."""
+        if not lookback:
+            return self
+        return Interval(self.start - lookback, self.end, self.tz, self.named_start or self.start)
+
+    @property
+    def _named(self) -> datetime:
+        return self.named_start or self.start
+
     @property
     def ds(self) -> str:
         """The partition date: the interval start's date in the pipeline's timezone."""
-        return self.start.astimezone(ZoneInfo(self.tz)).date().isoformat()
+        return self._named.astimezone(ZoneInfo(self.tz)).date().isoformat()
 
     @property
     def partition(self) -> str:
         """The lake partition of this interval: `ds` for intervals of a day or longer;
         intervals shorter than a day add their local start time (`2024-03-01T1300`),
         so hourly runs of one day do not overwrite each other's partition."""
-        if self.end - self.start >= timedelta(days=1):
+        if self.end - self._named >= timedelta(days=1):
             return self.ds
-        return self.start.astimezone(ZoneInfo(self.tz)).strftime("%Y-%m-%dT%H%M")
+        return self._named.astimezone(ZoneInfo(self.tz)).strftime("%Y-%m-%dT%H%M")
 
     @property
     def start_utc(self) -> datetime:

@@ -75,6 +75,7 @@ def semantic_problems(data: dict[str, Any], marks: dict[KeyPath, Mark], file: Pa
             for key in ("cursor", "primary_key"):
                 if key in load:
                     add(("load", key), at_value=False, message=f"'{key}' only applies to mode: incremental (this load is {mode})")
+        _load_option_problems(load, mode, add)
     out.extend(secret_problems(data, marks, display))  # credentials typed into YAML (config/secrets.py)
     return sorted(out, key=lambda p: (p.file, p.line, p.column))
 
@@ -192,3 +193,54 @@ def _source_problems(source: dict[str, Any], add: Any) -> None:
             add(
                 ("source", "fields"), at_value=False, message="'fields' applies to csv and jsonl; Parquet files carry their types"
             )
+
+
+def _load_option_problems(load: dict[str, Any], mode: object, add: Any) -> None:
+    """lookback, hard_delete and history's keys: each only means something with the right mode and key."""
+    if "lookback" in load and mode != "incremental":
+        add(
+            ("load", "lookback"),
+            at_value=False,
+            message=f"'lookback' only applies to mode: incremental (this load is {mode}): it widens the interval a run re-reads",
+            hint="remove lookback, or use mode: incremental with a cursor",
+        )
+    if "hard_delete" in load:
+        if mode != "incremental":
+            add(
+                ("load", "hard_delete"),
+                at_value=False,
+                message=f"'hard_delete' only applies to mode: incremental with primary_key (this load is {mode})",
+                hint="remove hard_delete (history closes the version of a key gone from the source by itself)"
+                if mode == "history"
+                else "remove hard_delete, or use mode: incremental with primary_key",
+            )
+        elif "primary_key" not in load:
+            add(
+                ("load", "hard_delete"),
+                at_value=False,
+                message="'hard_delete' needs 'primary_key': a deleted row removes its key from the target",
+                hint="add primary_key: [id], the column(s) identifying a source row",
+            )
+    if mode == "history":
+        if "primary_key" not in load:
+            add(
+                ("load",),
+                at_value=False,
+                message="mode: history needs 'primary_key': the column(s) that identify a row across days",
+                hint="add primary_key: [id]",
+            )
+        if "cursor" in load:
+            add(
+                ("load", "cursor"),
+                at_value=False,
+                message="'cursor' does not apply to mode: history (every run reads the whole source)",
+            )
+        compare, key = load.get("compare"), load.get("primary_key")
+        if isinstance(compare, list) and isinstance(key, list) and set(compare) & set(key):
+            add(
+                ("load", "compare"),
+                at_value=False,
+                message="'compare' lists key columns; list only the columns whose change opens a version",
+            )
+    elif "compare" in load:
+        add(("load", "compare"), at_value=False, message=f"'compare' only applies to mode: history (this load is {mode})")

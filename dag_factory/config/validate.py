@@ -146,8 +146,7 @@ _MODE_HINTS = {
     "overwrite": "use mode: full_refresh: the whole table is replaced atomically on every run",
     "truncate": "use mode: full_refresh: the whole table is replaced atomically on every run",
     "full": "use mode: full_refresh: the whole table is replaced atomically on every run",
-    "history": "use mode: snapshot: each run stores the whole source as that day's snapshot_date",
-    "scd2": "use mode: snapshot: each run stores the whole source as that day's snapshot_date",
+    "scd2": "use mode: history with primary_key: [...]: one row per version with valid_from, valid_to, is_current",
 }
 
 

@@ -93,8 +93,9 @@ def extract(
     with located.step(pipeline, "extract", located.SOURCE_QUERY):
         lake = open_lake(lake_conn, aws)
         with open_source(source_conn, pipeline.source.type, aws) as reader:
-            raw = reader.read(pipeline.source, pipeline.load, interval)
-            schema, batches = normalize(raw, pipeline.source, pipeline.load, interval)
+            window = interval.widened(pipeline.load.lookback)  # [start - lookback, end): late rows too
+            raw = reader.read(pipeline.source, pipeline.load, window)
+            schema, batches = normalize(raw, pipeline.source, pipeline.load, window)
             rows = _counted(batches, progress)
             info: PartitionInfo = lake.write_partition(lake_path(pipeline), interval.partition, schema, rows)
     return ExtractResult(rows=info.rows, files=info.files, location=info.location, ds=interval.ds)

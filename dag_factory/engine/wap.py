@@ -29,6 +29,7 @@ def _transform_select(pipeline: Pipeline, wh: Warehouse, interval: Interval) -> 
     src = pipeline.source
     if not isinstance(src, SqlSource):  # in_warehouse holds only for sql sources
         raise EngineError(f"pipeline {pipeline.name}: a {src.type} source cannot run inside the warehouse")
+    interval = interval.widened(pipeline.load.lookback)  # [start - lookback, end), as extract reads it
     rendered: str | None = None
     params: list = []
     if src.query is not None:

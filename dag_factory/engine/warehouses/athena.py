@@ -165,6 +165,11 @@ class AthenaWarehouse(Warehouse):
                     "table, which dag_factory does not manage yet. Drop primary_key (each interval is its own ds "
                     "partition, replaced on re-run) or use snapshot / full_refresh."
                 )
+            if load.lookback:
+                raise EngineError(
+                    f"Athena target {database}.{table}: lookback re-reads earlier intervals, whose rows would then sit in "
+                    "two ds partitions; drop lookback (or load into a warehouse that replaces the widened window)"
+                )
             if interval.end - interval.start < self.capabilities.min_incremental_interval:
                 raise EngineError(
                     f"Athena target {database}.{table}: incremental needs intervals of at least a day; interval {interval} "

@@ -208,10 +208,10 @@ class RedshiftWarehouse(SqlWarehouse):
     def _publish_incremental(self, s: Staged, load: Load, interval: Interval) -> int:
         """Redshift's DELETE takes no table alias: the interval is deleted without one and the
         key match is `DELETE ... USING <stage>` instead of a correlated EXISTS."""
-        predicate, bounds = self._catalog_cursor_bounds(load, interval, dict(s.columns))
+        predicate, bounds = self._catalog_cursor_bounds(load, interval.widened(load.lookback), dict(s.columns))
         deleted = self.execute(f"DELETE FROM {s.target_sql} WHERE {predicate}", bounds)
         if load.primary_key:
             match = " AND ".join(f"{s.target_sql}.{quote_ident(k)} = {s.stage_sql}.{quote_ident(k)}" for k in load.primary_key)
             deleted += self.execute(f"DELETE FROM {s.target_sql} USING {s.stage_sql} WHERE {match}")
-        self.execute(f"INSERT INTO {s.target_sql} ({s.col_list}) SELECT {s.col_list} FROM {s.stage_sql}")
+        self.execute(f"INSERT INTO {s.target_sql} ({s.col_list}) SELECT {s.col_list} FROM {s.stage_sql}{self._kept(s, load)}")
         return deleted

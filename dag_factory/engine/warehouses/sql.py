@@ -244,14 +244,32 @@ class SqlWarehouse(Warehouse):
         return deleted
 
     def _publish_incremental(self, s: Staged, load: Load, interval: Interval) -> int:
-        predicate, bounds = self._catalog_cursor_bounds(load, interval, dict(s.columns))
+        """Replace the window [start - lookback, end) and, with a key, every staged key; staged
+        rows marked by hard_delete only remove their key."""
+        window = interval.widened(load.lookback)
+        predicate, bounds = self._catalog_cursor_bounds(load, window, dict(s.columns))
         where = predicate
         if load.primary_key:
             match = " AND ".join(f"s.{quote_ident(k)} = t.{quote_ident(k)}" for k in load.primary_key)
             where = f"{predicate} OR EXISTS (SELECT 1 FROM {s.stage_sql} AS s WHERE {match})"
         deleted = self.execute(f"DELETE FROM {s.target_sql} AS t WHERE {where}", bounds)
-        self.execute(f"INSERT INTO {s.target_sql} ({s.col_list}) SELECT {s.col_list} FROM {s.stage_sql}")
+        self.execute(f"INSERT INTO {s.target_sql} ({s.col_list}) SELECT {s.col_list} FROM {s.stage_sql}{self._kept(s, load)}")
         return deleted
+
+    def _kept(self, s: Staged, load: Load) -> str:
+        """The WHERE clause keeping the staged rows that are not hard deletes ('' without hard_delete)."""
+        if not load.hard_delete:
+            return ""
+        column = validate_identifier(load.hard_delete)
+        kind = dict(s.columns).get(column)
+        if kind is None:
+            raise EngineError(f"hard_delete column {column!r} is not among the extracted columns {s.names}")
+        c, t = quote_ident(column), kind.lower()
+        if t.startswith("bool"):
+            return f" WHERE {c} IS NOT TRUE"
+        if t.split("(")[0] in ("smallint", "integer", "bigint", "int", "tinyint", "hugeint", "int2", "int4", "int8"):
+            return f" WHERE ({c} IS NULL OR {c} = 0)"  # a 0/1 flag column (MySQL's BOOLEAN is TINYINT)
+        return f" WHERE {c} IS NULL"  # deleted_at and the like: set means deleted
 
     def _swap(self, s: Staged) -> int:
         """full_refresh: the complete staged table takes the target's name in one transaction;
