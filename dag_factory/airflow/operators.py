@@ -153,7 +153,9 @@ class PublishOperator(_PipelineOperator):
             f"{result.inserted:,}",
             f"{result.deleted:,}",
         )
-        return {"inserted": result.inserted, "deleted": result.deleted, "ds": interval.ds}
+        if result.changes:
+            self.log.info("schema changes in %s: %s", p.target.table, result.summary)
+        return {"inserted": result.inserted, "deleted": result.deleted, "ds": interval.ds, "schema_changes": list(result.changes)}
 
 
 class ConfigErrorOperator(BaseOperator):

@@ -96,6 +96,8 @@ def run_command(name: str, day: str, env: str | None, pipelines: str | None, dem
         print(
             f"  publish: {pipeline.target.table}: {result.loaded.inserted:,} rows inserted, {result.loaded.deleted:,} replaced/deleted"
         )
+        if result.loaded.changes:
+            print(f"  schema changes: {result.loaded.summary}")
         print(f"done in {time.monotonic() - started:.1f}s")
     except CheckFailed as failed:
         print(

@@ -64,6 +64,7 @@ def build_pipeline(data: dict[str, Any], file: str, env: str) -> Pipeline:
             lookback=parse_duration(ld["lookback"]) if ld.get("lookback") else timedelta(0),
             hard_delete=ld.get("hard_delete"),
             compare=tuple(ld.get("compare", ())),
+            on_schema_change=ld.get("on_schema_change", "append_new_columns"),
         ),
         lake=Lake(conn_id=lake["conn_id"], path=lake["path"].strip("/")) if lake else None,
         target=Target(conn_id=tgt["conn_id"], table=tgt["table"]),

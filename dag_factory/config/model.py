@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 LoadMode = Literal["incremental", "snapshot", "full_refresh", "history"]
+SchemaChangePolicy = Literal["append_new_columns", "sync_all_columns", "fail", "ignore"]
 CheckKind = Literal["row_count", "not_null", "unique", "accepted_values", "freshness", "sql"]
 
 
@@ -97,6 +98,7 @@ class Load:
     lookback: timedelta = timedelta(0)  # incremental: also re-read [start - lookback, start) for late rows
     hard_delete: str | None = None  # incremental with a key: a row with this column true / not NULL removes its key
     compare: tuple[str, ...] = ()  # history: columns whose change opens a version (() = all non-key columns)
+    on_schema_change: SchemaChangePolicy = "append_new_columns"  # docs/schema-changes.md
 
 
 @dataclass(frozen=True)

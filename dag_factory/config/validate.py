@@ -150,6 +150,17 @@ _MODE_HINTS = {
 }
 
 
+# dlt's schema-contract words -> our on_schema_change policy (dbt's words are ours already)
+_POLICY_HINTS = {
+    "evolve": "append_new_columns",
+    "freeze": "fail",
+    "discard_value": "ignore",
+    "discard_row": "ignore",
+    "sync": "sync_all_columns",
+    "append": "append_new_columns",
+}
+
+
 def _enum_hint(error: ValidationError) -> str:
     value = error.instance
     if not isinstance(value, str):
@@ -158,6 +169,10 @@ def _enum_hint(error: ValidationError) -> str:
         hint = _MODE_HINTS.get(value.strip().lower().replace("-", "_").replace(" ", "_"))
         if hint:
             return hint + "; see docs/load-types.md"
+    if list(error.absolute_path)[-2:] == ["load", "on_schema_change"]:
+        policy = _POLICY_HINTS.get(value.strip().lower().replace("-", "_"))
+        if policy:
+            return f"did you mean {policy!r}? (see docs/schema-changes.md)"
     allowed = error.validator_value if isinstance(error.validator_value, list) else []
     close = difflib.get_close_matches(value, [str(v) for v in allowed], n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""

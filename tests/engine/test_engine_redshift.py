@@ -224,17 +224,35 @@ def test_full_refresh_swaps_in_one_transaction(env):
     assert left == [("orders",)]
 
 
-def test_changed_columns_fail_and_leave_the_target(env):
-    p = env.pipeline(Load("incremental", cursor="updated_at"))
+def test_changed_columns_fail_under_policy_fail_and_leave_the_target(env):
+    p = env.pipeline(Load("incremental", cursor="updated_at", on_schema_change="fail"))
     env.put(DAY1_ROWS)
     env.run(p, IVS[0])
     before = env.target()
     with sqlite3.connect(env.src_path) as db:
         db.execute("ALTER TABLE orders ADD COLUMN note TEXT")
-    with pytest.raises(EngineError, match=r"note \(missing in target"):
+    with pytest.raises(EngineError, match=r"new column note"):
         env.run(p, IVS[0])
     assert env.target() == before
-    assert env.statements[-1][-2:] == ["BEGIN", "ROLLBACK"]  # checked under the publish lock, nothing written
+    assert "BEGIN" not in env.statements[-1]  # checked before any ALTER or the publish transaction
+
+
+def test_a_new_column_is_added_before_the_publish_transaction(env):
+    """Redshift: no ALTER inside the transaction block; the addition commits on its own first."""
+    p = env.pipeline(Load("incremental", cursor="updated_at"))
+    env.put(DAY1_ROWS)
+    env.run(p, IVS[0])
+    with sqlite3.connect(env.src_path) as db:
+        db.execute("ALTER TABLE orders ADD COLUMN note TEXT")
+        db.execute("UPDATE orders SET note = 'n' || id")
+    res = env.run(p, IVS[0])
+    assert res.changes == ("added column note character varying(65535)",)
+    writes = env.statements[-1]
+    alter = 'ALTER TABLE "analytics"."orders" ADD COLUMN "note" character varying(65535)'
+    assert writes.index(alter) < writes.index("BEGIN")
+    c = env.pg
+    with psycopg.connect(host=c.host, port=c.port, user=c.login, password=c.password, dbname=c.database) as db:
+        assert db.execute("SELECT id, note FROM analytics.orders ORDER BY id").fetchall() == [(1, "n1"), (2, "n2"), (3, "n3")]
 
 
 def test_a_failing_statement_rolls_the_transaction_back(env):

@@ -38,6 +38,11 @@ DbapiFactory = Callable[[ConnInfo], Any]  # ConnInfo -> an open DB-API connectio
 class LoadResult:
     inserted: int
     deleted: int
+    changes: tuple[str, ...] = ()  # what publish changed in the target's columns (engine/schema_change.py)
+
+    @property
+    def summary(self) -> str:
+        return "; ".join(self.changes)
 
 
 class Warehouse(ABC):

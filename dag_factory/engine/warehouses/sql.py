@@ -9,27 +9,50 @@ dialect overrides only the step whose SQL differs, and a new mode is one more st
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import uuid
 from abc import abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pyarrow as pa
 
 from dag_factory.config.model import Load
 from dag_factory.config.schedules import Interval
+from dag_factory.engine import schema_change
 from dag_factory.engine.identifiers import quote_ident, split_table, validate_identifier
 from dag_factory.engine.lake import S3Partition
 from dag_factory.engine.warehouses.base import SNAPSHOT_COLUMN, LoadResult, StageInput, Warehouse
+from dag_factory.engine.warehouses.capabilities import Alter
+from dag_factory.engine.warehouses.types import SqlType
 from dag_factory.errors import EngineError
+
+log = logging.getLogger(__name__)
 
 _MAX_STAGE_NAME = 63  # PostgreSQL's identifier limit, the shortest among the SQL warehouses
 
 
 def _token() -> str:
     return uuid.uuid4().hex[:16]
+
+
+_ALTER: dict[str, Alter] = {"add": "add_column", "widen": "widen_column", "drop": "drop_column"}
+_ALL_ALTERS: frozenset[Alter] = frozenset(_ALTER.values())
+_CATALOG_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9 _]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?[A-Za-z ]*$")
+
+
+def _ddl_type(catalog_type: str | None) -> str:
+    """A type as the catalog spelled it, checked before it goes into ALTER TABLE text."""
+    if not catalog_type or not _CATALOG_TYPE.match(catalog_type):
+        raise EngineError(f"unexpected catalog type {catalog_type!r}")
+    return catalog_type
+
+
+def _described(changes: tuple[schema_change.Change, ...]) -> tuple[str, ...]:
+    return tuple(c.describe() for c in changes)
 
 
 @dataclass(frozen=True)
@@ -129,24 +152,6 @@ class SqlWarehouse(Warehouse):
         c, p = quote_ident(cursor), self.placeholder
         return f"({c} >= {p} AND {c} < {p})", params
 
-    def _check_columns(self, target: str, existing: list[tuple[str, str]], expected: list[tuple[str, str]]) -> None:
-        have, want = dict(existing), dict(expected)
-        problems = []
-        for name in want:
-            if name not in have:
-                problems.append(f"{name} (missing in target, staged as {want[name]})")
-            elif have[name] != want[name]:
-                problems.append(f"{name} (target {have[name]}, staged {want[name]})")
-        for name in have:
-            if name not in want:
-                problems.append(f"{name} (only in target, {have[name]})")
-        if problems:
-            raise EngineError(
-                f"target table {target} does not match the extracted columns: "
-                + "; ".join(problems)
-                + ". Alter or drop the target (or use full_refresh); nothing was loaded."
-            )
-
     def _validate_columns(self, load: Load, names: list[str]) -> None:
         if load.mode == "snapshot" and SNAPSHOT_COLUMN in names:
             raise EngineError(f"snapshot load: the source already has a column named {SNAPSHOT_COLUMN!r}")
@@ -210,13 +215,17 @@ class SqlWarehouse(Warehouse):
         return {"incremental": self._publish_incremental, "snapshot": self._publish_snapshot}
 
     def publish(self, target_table: str, load: Load, interval: Interval, part: S3Partition | None = None) -> LoadResult:
-        """Publish the staged rows into the target in one short transaction, by mode."""
+        """Publish the staged rows into the target in one short transaction, by mode; column
+        changes (load.on_schema_change, engine/schema_change.py) are made in that transaction
+        where the warehouse allows it, else just before it (and drops just after)."""
         s = self._staged(target_table, load, interval)
+        name = f"{s.schema or self.default_schema}.{s.table}"
         if load.mode == "full_refresh":
-            return LoadResult(inserted=s.rows, deleted=self._swap(s))
-        expected = list(s.columns)
-        if load.mode == "snapshot":
-            expected.append((SNAPSHOT_COLUMN, self.date_type))
+            shape = schema_change.replaced(name, self.columns(s.schema, s.table), s.columns, self.types)
+            for c in shape.changes:
+                log.info("%s (full_refresh): %s", name, c.describe())
+            return LoadResult(inserted=s.rows, deleted=self._swap(s), changes=_described(shape.changes))
+        before = self._alter_outside(s, load, name)
         with self.transaction():
             # one publish per target at a time, and the target looked up under that lock: two
             # runs at once (max_active_runs > 1) must not both create it or interleave
@@ -224,11 +233,78 @@ class SqlWarehouse(Warehouse):
             existing = self.columns(s.schema, s.table)
             if existing is None:
                 self._create_target(s, load)
+                plan = schema_change.Plan(name, (), tuple(s.names))
             else:
-                self._check_columns(f"{s.schema or self.default_schema}.{s.table}", existing, expected)
-            deleted = self._publishers()[load.mode](s, load, interval)
+                plan = self._plan(s, load, name, existing)
+                plan.raise_problems()
+                for c in plan.alters:
+                    if _ALTER[c.kind] in self.capabilities.alters_in_transaction:
+                        self.execute(self._alter_sql(s, c))
+            insert = replace(s, columns=[(n, t) for n, t in s.columns if n in plan.insert_columns])
+            deleted = self._publishers()[load.mode](insert, load, interval)
             self.execute(f"DROP TABLE {s.stage_sql}")
-        return LoadResult(inserted=s.rows, deleted=deleted)
+        after = [c for c in plan.alters if _ALTER[c.kind] not in self.capabilities.alters_in_transaction]
+        for c in after:  # drops the warehouse cannot make in the transaction: after it, never before
+            self.execute(self._alter_sql(s, c))
+        changes = (*before, *plan.changes)
+        for c in changes:  # the run log (Airflow's task log captures this logger too)
+            (log.warning if c.kind == "ignore" else log.info)("%s: %s", name, c.describe())
+        return LoadResult(inserted=s.rows, deleted=deleted, changes=_described(changes))
+
+    # -- schema changes -------------------------------------------------------------
+    def _plan(self, s: Staged, load: Load, name: str, existing: list[tuple[str, str]]) -> schema_change.Plan:
+        managed = (SNAPSHOT_COLUMN,) if load.mode == "snapshot" else ()
+        return schema_change.plan(
+            name,
+            existing,
+            s.columns,
+            load.on_schema_change,
+            self.types,
+            self.capabilities.widenings,
+            lambda column, target: self._fits(s.stage_sql, column, target),
+            managed=managed,
+        )
+
+    def _alter_outside(self, s: Staged, load: Load, name: str) -> tuple[schema_change.Change, ...]:
+        """Additions and widenings the warehouse cannot make inside a transaction (Redshift),
+        each committed on its own before the publish transaction; see docs/schema-changes.md."""
+        if _ALL_ALTERS <= self.capabilities.alters_in_transaction:
+            return ()
+        existing = self.columns(s.schema, s.table)
+        if existing is None:
+            return ()
+        plan = self._plan(s, load, name, existing)
+        plan.raise_problems()
+        early = tuple(
+            c for c in plan.alters if c.kind != "drop" and _ALTER[c.kind] not in self.capabilities.alters_in_transaction
+        )
+        for c in early:
+            self.execute(self._alter_sql(s, c))
+        return early
+
+    def _alter_sql(self, s: Staged, c: schema_change.Change) -> str:
+        col = quote_ident(c.column)
+        if c.kind == "add":
+            return f"ALTER TABLE {s.target_sql} ADD COLUMN {col} {_ddl_type(c.new)}"
+        if c.kind == "widen":
+            return f"ALTER TABLE {s.target_sql} ALTER COLUMN {col} TYPE {_ddl_type(c.new)}"
+        return f"ALTER TABLE {s.target_sql} DROP COLUMN {col}"
+
+    def _fits(self, stage_sql: str, column: str, target: SqlType) -> bool:
+        """Every staged value of `column` converts to the target's type without loss."""
+        c = quote_ident(column)
+        if target.family == "string":
+            bad = f"length({c}) > {target.length}" if target.length else "FALSE"
+        elif target.family == "integer":
+            lo, hi = (0, 2**target.bits - 1) if target.unsigned else (-(2 ** (target.bits - 1)), 2 ** (target.bits - 1) - 1)
+            bad = f"{c} < {lo} OR {c} > {hi}"
+        elif target.family == "decimal":
+            bad = f"{c} <> round({c}, {target.scale})"
+            if target.precision:
+                bad += f" OR abs({c}) >= {10 ** (target.precision - target.scale)}"
+        else:
+            return False
+        return self.count(f"(SELECT 1 FROM {stage_sql} WHERE {bad}) AS f") == 0
 
     def _create_target(self, s: Staged, load: Load) -> None:
         extra = f", CAST(NULL AS DATE) AS {quote_ident(SNAPSHOT_COLUMN)}" if load.mode == "snapshot" else ""

@@ -20,7 +20,7 @@ from dag_factory.errors import EngineError
 Family = Literal[
     "integer", "float", "decimal", "string", "binary", "boolean", "date", "time", "timestamp", "timestamptz", "other"
 ]
-Widening = Literal["integer", "float", "decimal_precision", "integer_to_decimal", "varchar_length"]
+Widening = Literal["integer", "float", "decimal_precision", "integer_to_decimal", "varchar_length", "timestamp_precision"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class SqlType:
     family: Family
     bits: int = 0  # integer/float width
     unsigned: bool = False
-    precision: int = 0  # decimal; 0 = unbounded
+    precision: int = 0  # decimal (0 = unbounded); timestamp: fractional second digits
     scale: int = 0
     length: int = 0  # string/binary; 0 = unbounded
     text: str = field(default="", compare=False)
@@ -44,6 +44,7 @@ _UNSIGNED = {"utinyint": 8, "usmallint": 16, "uinteger": 32, "ubigint": 64, "uhu
 _FLOATS = {"real": 32, "float4": 32, "float": 32, "double": 64, "double precision": 64, "float8": 64}
 _STRINGS = ("varchar", "character varying", "char", "character", "bpchar", "text", "string", "nvarchar")
 _BINARIES = ("bytea", "blob", "binary", "varbinary", "varbyte", "binary varying")
+_TS_DIGITS = {"timestamp_s": 0, "timestamp_ms": 3, "timestamp_ns": 9}  # DuckDB's; others default to microseconds
 _TYPE = re.compile(r"^([a-z][a-z0-9 _]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)\s*([a-z ]*))?$")
 
 
@@ -83,7 +84,8 @@ class TypeMapper:
         n1, n2 = int(a) if a else 0, int(b) if b else 0
         if base.startswith("timestamp") or base == "datetime":
             tz = "with time zone" in f"{base} {suffix}" and "without" not in f"{base} {suffix}"
-            return SqlType("timestamptz" if tz or base == "timestamptz" else "timestamp", text=text)
+            digits = int(a) if a else _TS_DIGITS.get(base.split(" ")[0], 6)
+            return SqlType("timestamptz" if tz or base == "timestamptz" else "timestamp", precision=digits, text=text)
         if base in _INTEGERS:
             return SqlType("integer", bits=_INTEGERS[base], text=text)
         if base in _UNSIGNED:
@@ -123,6 +125,8 @@ class TypeMapper:
                 return "integer_to_decimal"
         if old.family == new.family == "string" and old.length and (new.length == 0 or new.length > old.length):
             return "varchar_length"
+        if old.family == new.family and old.family in ("timestamp", "timestamptz") and new.precision > old.precision:
+            return "timestamp_precision"
         return None
 
 
