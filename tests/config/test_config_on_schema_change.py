@@ -19,7 +19,11 @@ target: {{conn_id: warehouse, table: analytics.orders}}
 
 @pytest.mark.parametrize(
     ("extra", "policy"),
-    [("", "append_new_columns"), (", on_schema_change: sync_all_columns", "sync_all_columns"), (", on_schema_change: fail", "fail")],
+    [
+        ("", "append_new_columns"),
+        (", on_schema_change: sync_all_columns", "sync_all_columns"),
+        (", on_schema_change: fail", "fail"),
+    ],
 )
 def test_policy_is_built(tmp_path: Path, extra: str, policy: str) -> None:
     f = tmp_path / "orders.yaml"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from datetime import datetime
 from decimal import Decimal
 
 import pyarrow as pa
@@ -80,7 +81,9 @@ WIDEN = {  # widening -> (old Arrow type, new Arrow type, a value both hold)
     "decimal_precision": (pa.decimal128(12, 2), pa.decimal128(14, 3), Decimal("1.25")),
     "integer_to_decimal": (pa.int32(), pa.decimal128(12, 2), 7),
     "varchar_length": (None, None, "abc"),  # DDL below: no Arrow type has a length
+    "timestamp_precision": ("ms", "us", datetime(2024, 1, 1, 1, 2, 3, 456000)),  # DDL below, per warehouse
 }
+_TS_DDL = {"ms": {"duckdb": "TIMESTAMP_MS", "postgres": "TIMESTAMP(3)"}, "us": {"duckdb": "TIMESTAMP", "postgres": "TIMESTAMP"}}
 
 
 @pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -96,8 +99,11 @@ def test_declared_widenings_run_inside_a_transaction(kind, tmp_path, request):
         assert "widen_column" in caps.alters_in_transaction
         for i, widening in enumerate(sorted(caps.widenings)):
             old_t, new_t, value = WIDEN[widening]
-            old = types.to_sql(old_t, "v") if old_t else "VARCHAR(10)"
-            new = types.to_sql(new_t, "v") if new_t else "VARCHAR(20)"
+            if isinstance(old_t, str):
+                old, new = _TS_DDL[old_t][kind], _TS_DDL[new_t][kind]
+            else:
+                old = types.to_sql(old_t, "v") if old_t else "VARCHAR(10)"
+                new = types.to_sql(new_t, "v") if new_t else "VARCHAR(20)"
             with wh.transaction():
                 wh.execute(f"CREATE TABLE w{i} (v {old})")
                 wh.execute(f"INSERT INTO w{i} VALUES ({wh.placeholder})", [value])
