@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
         help="use the demo's connections (./demo.sh's shop, lake and warehouse in HOME, default .demo) for those not defined",
     )
 
+    tables = sub.add_parser("tables", help="a connection's tables, or a table's columns, key and likely cursors")
+    tables.add_argument("what", metavar="CONN[.TABLE]")
+    tables.add_argument("--demo", nargs="?", const=".demo", default=None, metavar="HOME", help="use the demo's connections")
+
     conns = sub.add_parser("connections", help="list the connections the pipelines need, which exist, templates for the missing")
     conns.add_argument("--env")
     conns.add_argument("--pipelines", default=None)
@@ -69,6 +73,14 @@ def _authoring_parsers(sub) -> None:
     new.add_argument("--lake-path", help="write raw Parquet under this lake path first")
     new.add_argument("--lake-conn", default="lake", help="the lake's connection id (default: lake)")
     new.add_argument("--description")
+    new.add_argument(
+        "--demo",
+        nargs="?",
+        const=".demo",
+        default=None,
+        metavar="HOME",
+        help="look into the source through the demo's connections",
+    )
     new.add_argument("--start-date", help="YYYY-MM-DD (default: today)")
     new.add_argument("--dir", default="pipelines", help="folder to write into (default: pipelines)")
     new.add_argument("--no-input", action="store_true", help="never prompt, even in a terminal")
@@ -104,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         from dag_factory.cli.run import run_command
 
         return run_command(args.name, args.date, args.env, args.pipelines, args.demo)
+    if args.command == "tables":
+        from dag_factory.cli.tables import tables_command
+
+        return tables_command(args.what, args.demo)
     if args.command == "connections":
         from dag_factory.cli.connections import connections_command
 

@@ -86,6 +86,7 @@ def build_spec(args, interactive: bool) -> Spec:
         values["name"] = _ask("pipeline name (the DAG id, e.g. shop_refunds)", check_name)
     if not values["source"]:
         values["source"] = _ask("source CONN.TABLE (e.g. shop_db.refunds)", lambda v: parse_conn_table(v, "source"))
+    info = _look_into(values["source"], getattr(args, "demo", None)) if wizard else None
     if not values["target"]:
         values["target"] = _ask(
             "target CONN.SCHEMA.TABLE (e.g. warehouse.analytics.refunds)", lambda v: parse_conn_table(v, "target")
@@ -102,10 +103,18 @@ def build_spec(args, interactive: bool) -> Spec:
         values["mode"] = _ask(f"load mode ({'/'.join(MODES)})", check_mode, "incremental")
     if values["mode"] == "incremental":
         if not cursor:
-            cursor = _ask("cursor column (places a row in an interval, e.g. updated_at)", lambda v: check_identifier(v, "cursor"))
+            likely = info.likely_cursors() if info else []
+            cursor = _ask(
+                "cursor column (places a row in an interval, e.g. updated_at)",
+                lambda v: check_identifier(v, "cursor"),
+                likely[0] if likely else None,
+            )
         if wizard and not pk and args.pk is None:
+            key = ",".join(info.primary_key) if info else ""
             pk = _ask(
-                "primary key columns, comma-separated (Enter: none, append only)", lambda v: parse_columns(v, "primary key"), ""
+                "primary key columns, comma-separated (Enter: " + (key or "none, append only") + ")",
+                lambda v: parse_columns(v, "primary key"),
+                key,
             )
     elif cursor or pk:
         raise UsageError(f"--cursor and --pk only apply to --mode incremental (this load is {values['mode']})")
@@ -149,7 +158,29 @@ def build_spec(args, interactive: bool) -> Spec:
         lake_path=lake_path,
         description=args.description,
         start_date=start_date,
+        columns=[c.name for c in info.columns] if info else [],
     )
+
+
+def _look_into(source: tuple[str, str], demo: str | None):
+    """The source table's columns, key and likely cursors, when its connection can be reached;
+    None (and a note) otherwise: `new` works without it."""
+    conn_id, table = source
+    try:
+        from dag_factory.cli.tables import resolve_source
+        from dag_factory.engine.introspect import describe_table
+
+        info = describe_table(resolve_source(conn_id, demo), table)
+    except Exception as exc:  # an unreachable source must not stop the wizard
+        print(f"  (could not look into {conn_id}.{table}: {str(exc).splitlines()[0][:200]})", file=sys.stderr)
+        return None
+    cursors = ", ".join(info.likely_cursors()) or "none"
+    print(
+        f"  {conn_id}.{table}: {len(info.columns)} columns ({', '.join(c.name for c in info.columns)}); "
+        f"primary key: {', '.join(info.primary_key) or 'none'}; likely cursor: {cursors}",
+        file=sys.stderr,
+    )
+    return info
 
 
 def _root_of(folder: Path) -> Path:

@@ -52,6 +52,7 @@ class Spec:
     lake_path: str | None = None
     description: str | None = None
     start_date: str | None = None
+    columns: list[str] = field(default_factory=list)  # the source table's, when `new` could look
 
 
 # ---------------------------------------------------------------- value parsing
@@ -190,6 +191,7 @@ def render(spec: Spec, folder: Path) -> str:
         "  type: sql",
         _line(f"  conn_id: {_scalar(s.source_conn)}", "an Airflow connection id; credentials stay in the connection"),
         _line(f"  table: {s.source_table}", 'or query: "select ..." or query_file: sql/x.sql (one of them)'),
+        *([_line(f"  # columns: [{', '.join(s.columns)}]", "only these columns (default: all)")] if s.columns else []),
         "load:",
         _line(f"  mode: {s.mode}", MODE_HELP[s.mode]),
     ]
