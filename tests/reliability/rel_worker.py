@@ -31,7 +31,7 @@ def pipeline_for(spec: dict) -> Pipeline:
     load = Load(
         mode="incremental" if mode.startswith("incremental") else mode,
         cursor="updated_at" if mode.startswith("incremental") else None,
-        primary_key=("id",) if mode == "incremental_pk" else (),
+        primary_key=("id",) if mode in ("incremental_pk", "history") else (),
     )
     return Pipeline(
         name=spec["name"],

@@ -412,3 +412,77 @@ def test_sigkill_duckdb(mode, tmp_path, capsys):
     with capsys.disabled():
         print("\n" + _report(figures))
     assert figures["trials"] >= TRIALS and figures["killed"] >= TRIALS // 2
+
+
+# -- mode: history: a publish killed at any statement leaves the previous history ---------------
+def _scd2(extracts: list[tuple[datetime, list[tuple]]]) -> Counter:
+    """The history by definition (docs/load-types.md), over (interval end, rows) in order."""
+    out: list[list] = []
+    current: dict[int, int] = {}
+    previous: dict[int, tuple] = {}
+    for end, rows in sorted(extracts):
+        state = {r[0]: r for r in rows}
+        for key, row in state.items():
+            if key in current and previous[key] == row:
+                continue
+            if key in current:
+                out[current[key]][-1] = end
+            out.append([*row, end, None])
+            current[key] = len(out) - 1
+        for key in [k for k in current if k not in state]:
+            out[current.pop(key)][-1] = end
+        previous = state
+    return Counter(tuple(r) + (r[-1] is None,) for r in out)
+
+
+def _history_rows(wh, table: str) -> Counter:
+    def utc(v):
+        return v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
+
+    out = Counter()
+    for r in wh.rows(table):
+        r = [utc(v) for v in r]
+        r[4] = r[4].replace(tzinfo=UTC)
+        r[5] = r[5] and r[5].replace(tzinfo=UTC)
+        out[tuple(r)] += 1
+    return out
+
+
+@pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_sigkill_mid_history_publish_keeps_previous_history(kind, request, tmp_path, capsys):
+    """Three days of history, then day 4's publish SIGKILLed before each of its statements in
+    turn (inside the one transaction that replaces the kept extract and rebuilds the table):
+    every kill leaves exactly the previous history; the run that gets through gives the new one."""
+    wh = Duck(tmp_path / "wh.duckdb") if kind == "duckdb" else Pg(request.getfixturevalue("pg_conn"))
+    table, src, rnd = "mart.rel_history", tmp_path / "src.db", random.Random(4)
+    seed(src)
+
+    def spec(n: int, kill=None) -> dict:
+        start = datetime(2024, 3, n, tzinfo=UTC)
+        return _spec(tmp_path, wh, "history", kill) | {"start": start.isoformat(), "end": (start + timedelta(days=1)).isoformat()}
+
+    extracts = []
+    for n in (1, 2, 3):
+        mutate(src, n, rnd)
+        rel_worker.run(spec(n))
+        extracts.append((datetime(2024, 3, n + 1, tzinfo=UTC), source_rows(src, interval_only=False)))
+    before = _history_rows(wh, table)
+    assert before == _scd2(extracts)
+    mutate(src, 4, rnd)
+    kills = 0
+    for k in range(1, 50):
+        proc = _worker(spec(4, kill=["execute", "publish", k]))
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode == 0:  # k is past the last statement: this run published
+            break
+        assert proc.returncode == -signal.SIGKILL, err[-2000:]
+        assert "STEP publish" in out
+        kills += 1
+        assert _history_rows(wh, table) == before, f"killed before publish statement {k}: the history changed"
+    extracts.append((datetime(2024, 3, 5, tzinfo=UTC), source_rows(src, interval_only=False)))
+    after = _history_rows(wh, table)
+    assert after == _scd2(extracts) and after != before
+    assert wh.leftovers("mart") == ["_dagf_hist_rel_history"]  # the kept extracts; no staging tables
+    with capsys.disabled():
+        print(f"\n{kind:8} history: {kills} kills (one before each publish statement), previous history intact after each")
+    assert kills >= 5

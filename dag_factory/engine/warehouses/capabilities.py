@@ -28,9 +28,10 @@ from dag_factory.errors import ConnectionConfigError
 if TYPE_CHECKING:
     from dag_factory.engine.warehouses.base import Warehouse
 
-LoadMode = Literal["incremental", "snapshot", "full_refresh"]
+LoadMode = Literal["incremental", "snapshot", "full_refresh", "history"]
 Alter = Literal["add_column", "drop_column", "widen_column"]
 ALL_MODES: frozenset[LoadMode] = frozenset({"incremental", "snapshot", "full_refresh"})
+WITH_HISTORY: frozenset[LoadMode] = ALL_MODES | {"history"}  # SCD2 rebuild: window functions, IS NOT DISTINCT FROM
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ WAREHOUSES: dict[str, Capabilities] = {
             publishes_from_lake=False,
             runs_checks=True,
             runs_queries=True,
-            load_modes=ALL_MODES,
+            load_modes=WITH_HISTORY,
             merges=True,
             swaps_atomically=True,
             alters_in_transaction=_ALL_ALTERS,
@@ -92,7 +93,7 @@ WAREHOUSES: dict[str, Capabilities] = {
             publishes_from_lake=False,
             runs_checks=True,
             runs_queries=True,
-            load_modes=ALL_MODES,
+            load_modes=WITH_HISTORY,
             merges=True,
             swaps_atomically=True,
             alters_in_transaction=_ALL_ALTERS,

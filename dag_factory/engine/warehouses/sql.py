@@ -27,6 +27,7 @@ from dag_factory.engine.identifiers import quote_ident, split_table, validate_id
 from dag_factory.engine.lake import S3Partition
 from dag_factory.engine.warehouses.base import SNAPSHOT_COLUMN, LoadResult, StageInput, Warehouse
 from dag_factory.engine.warehouses.capabilities import Alter
+from dag_factory.engine.warehouses.history import publish_history
 from dag_factory.engine.warehouses.types import SqlType
 from dag_factory.errors import EngineError
 
@@ -161,7 +162,7 @@ class SqlWarehouse(Warehouse):
         if load.mode == "incremental" and validate_identifier(load.cursor or "") not in names:
             raise EngineError(f"cursor column {load.cursor!r} is not among the extracted columns {names}")
         if load.mode not in self.capabilities.load_modes:
-            raise EngineError(f"unknown load mode {load.mode!r}")
+            raise EngineError(f"a {self.capabilities.name} target cannot load mode {load.mode!r}")
 
     # -- write ------------------------------------------------------------------
     def staging_table(self, target_table: str, interval: Interval) -> tuple[str | None, str, str]:
@@ -225,6 +226,8 @@ class SqlWarehouse(Warehouse):
             for c in shape.changes:
                 log.info("%s (full_refresh): %s", name, c.describe())
             return LoadResult(inserted=s.rows, deleted=self._swap(s), changes=_described(shape.changes))
+        if load.mode == "history":
+            return publish_history(self, s, load, interval)
         before = self._alter_outside(s, load, name)
         with self.transaction():
             # one publish per target at a time, and the target looked up under that lock: two
