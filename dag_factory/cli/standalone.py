@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
@@ -189,11 +190,18 @@ def create_pools(base_url: str, token: str, pipelines: Path, env: str = "local",
     pools = publish_pools(load_pipelines(pipelines, env=env).pipelines.values())
     entities = [{"name": name, "slots": slots, "description": text} for name, text in pools.items()]
     body = {"actions": [{"action": "create", "entities": entities, "action_on_existence": "overwrite"}]}
-    request = urllib.request.Request(f"{base_url}/api/v2/pools", data=json.dumps(body).encode(), method="PATCH")
-    request.add_header("Content-Type", "application/json")
-    request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        result = json.load(response).get("create") or {}
+    for attempt in range(1, 6):
+        request = urllib.request.Request(f"{base_url}/api/v2/pools", data=json.dumps(body).encode(), method="PATCH")
+        request.add_header("Content-Type", "application/json")
+        request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                result = json.load(response).get("create") or {}
+            break
+        except urllib.error.HTTPError as exc:  # SQLite busy on a loaded machine: the api-server answers 500
+            if exc.code < 500 or attempt == 5:
+                raise
+            time.sleep(3 * attempt)  # bounded: at most five tries, 30 s of waiting
     if result.get("errors"):
         raise StandaloneError(f"could not create the pools {sorted(pools)}: {result['errors']}")
     return sorted(pools)
