@@ -158,8 +158,8 @@ def _texts(p) -> dict[str, str]:
 
 def _dag_args(p, callback: str | None) -> str:
     """The DAG(...) keyword arguments build_dag passes, as literal Python."""
-    from dag_factory.config.describe import dag_tags as tags_for
     from dag_factory.airflow.docs import doc_md
+    from dag_factory.config.describe import dag_tags as tags_for
     from dag_factory.config.schedules import cron_of
 
     desc = (p.description or f"{p.load.mode} load into {p.target.table}")[:200]

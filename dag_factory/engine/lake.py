@@ -30,8 +30,9 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=-]*$")
 
 
 # how a warehouse takes a partition (capabilities.loads_from) and what a lake can give (Lake.serves):
-# rows streamed through the worker, or a published S3 partition the warehouse reads itself
-LoadsFrom = Literal["stream", "s3_partition"]
+# rows streamed through the worker, a published S3 partition the warehouse reads itself, or
+# the local Parquet files of the partition (DuckDB reads them with its own parallel reader)
+LoadsFrom = Literal["stream", "s3_partition", "local_files"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,16 @@ class S3Partition:
     rows: int
     schema: pa.Schema
     run: str  # the token of the run that published it
+
+
+@dataclass(frozen=True)
+class LocalPartition:
+    """A local lake partition's files, for a warehouse that reads Parquet itself (DuckDB):
+    one INSERT ... SELECT over its own reader, no rows through Python."""
+
+    files: tuple[str, ...]
+    rows: int
+    schema: pa.Schema
 
 
 class Lake(Protocol):
@@ -108,7 +119,7 @@ def _fsync(path: Path) -> None:
 class LocalLake:
     """A lake in a local (or mounted) folder."""
 
-    serves: tuple[LoadsFrom, ...] = ("stream",)
+    serves: tuple[LoadsFrom, ...] = ("local_files", "stream")
 
     def __init__(self, root: str | os.PathLike[str], rows_per_file: int = ROWS_PER_FILE) -> None:
         self.root = Path(root)
@@ -209,6 +220,23 @@ class LocalLake:
 
     def partition(self, path: str, ds: str) -> S3Partition:
         raise ConnectionConfigError(f"lake {self.root} is a local folder; this target reads an S3 lake itself")
+
+    def local_partition(self, path: str, ds: str) -> LocalPartition:
+        """The partition's files (same schema checked), for a warehouse that reads them itself."""
+        folder = self.partition_dir(path, ds)
+        self._recover(folder)
+        parts = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+        if not parts:
+            raise EngineError(f"lake partition {path}/ds={ds} not found under {self.root}; run extract for {ds} first")
+        schema, rows = None, 0
+        for part in parts:
+            with pq.ParquetFile(part) as f:
+                if schema is not None and f.schema_arrow != schema:
+                    raise EngineError(f"lake file {part} has a different schema than {parts[0]}")
+                schema = f.schema_arrow
+                rows += f.metadata.num_rows
+        assert schema is not None
+        return LocalPartition(tuple(str(p) for p in parts), rows, schema)
 
     def read_partition(self, path: str, ds: str, batch_size: int = 65_536) -> pa.RecordBatchReader:
         """Stream the partition's rows; EngineError naming it when it was never written."""

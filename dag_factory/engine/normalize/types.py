@@ -11,6 +11,7 @@ import re
 
 import pyarrow as pa
 
+from dag_factory.engine.pg_arrow import ARRAY_ELEMENTS as PG_ARRAY_ELEMENTS
 from dag_factory.engine.sources.raw import NativeColumn
 from dag_factory.errors import EngineError
 
@@ -74,6 +75,8 @@ def postgres_type(type_oid: int, precision: int | None, scale: int | None) -> pa
         return pa.decimal256(precision, scale or 0)
     if type_oid == _PG_BYTEA:
         return pa.binary()
+    if type_oid in PG_ARRAY_ELEMENTS:  # one-dimensional arrays the reader decodes natively
+        return pa.list_(PG_ARRAY_ELEMENTS[type_oid])
     return _PG_TYPES.get(type_oid, pa.string())
 
 

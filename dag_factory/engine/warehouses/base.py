@@ -18,7 +18,7 @@ from dag_factory.config.model import Load
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.aws import AwsResolver
 from dag_factory.engine.connections import ConnInfo
-from dag_factory.engine.lake import S3Partition
+from dag_factory.engine.lake import LocalPartition, S3Partition
 from dag_factory.engine.warehouses.types import TypeMapper
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 SNAPSHOT_COLUMN = "snapshot_date"
 
 # What the stage step takes: rows streamed through the worker, or a published S3 lake
-# partition the warehouse reads itself (capabilities.loads_from says which)
-StageInput = Union[pa.RecordBatchReader, S3Partition]  # noqa: UP007 - a runtime alias
+# partition the warehouse reads itself, or a local partition's files (capabilities.loads_from says which)
+StageInput = Union[pa.RecordBatchReader, S3Partition, LocalPartition]  # noqa: UP007 - a runtime alias
 
 
 DbapiFactory = Callable[[ConnInfo], Any]  # ConnInfo -> an open DB-API connection (Redshift under Airflow)

@@ -1,4 +1,5 @@
-"""DuckDB warehouse: Arrow streams straight in via a registered reader."""
+"""DuckDB warehouse: a local lake partition through DuckDB's own Parquet reader, other rows
+as Arrow streams via a registered reader."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pyarrow as pa
 
 from dag_factory.engine.aws import AwsResolver
 from dag_factory.engine.connections import ConnInfo
+from dag_factory.engine.lake import LocalPartition
 from dag_factory.engine.warehouses.base import DbapiFactory, StageInput
 from dag_factory.engine.warehouses.capabilities import capabilities_for
 from dag_factory.engine.warehouses.sql import SqlWarehouse, _token
@@ -104,6 +106,10 @@ class DuckDBWarehouse(SqlWarehouse):
         self.db.execute("COMMIT")
 
     def _fill_stage(self, data: StageInput, table_sql: str, columns: list[str]) -> int:
+        if isinstance(data, LocalPartition):  # DuckDB's own Parquet reader, on every thread it has
+            # the folder is ds=...: without hive_partitioning=false DuckDB would add a `ds` column
+            sql = f"INSERT INTO {table_sql} SELECT * FROM read_parquet(?, hive_partitioning = false)"
+            return self.execute(sql, [list(data.files)])
         if not isinstance(data, pa.RecordBatchReader):
             raise EngineError("DuckDB stages rows streamed from the lake, not a remote partition")
         view = f"_dagf_arrow_{_token()}"
