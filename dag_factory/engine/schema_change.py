@@ -17,7 +17,7 @@ from dag_factory.config.model import SchemaChangePolicy
 from dag_factory.engine.warehouses.types import SqlType, TypeMapper, Widening
 from dag_factory.errors import EngineError
 
-ChangeKind = Literal["add", "widen", "drop", "keep", "ignore", "fit", "retype"]
+ChangeKind = Literal["add", "widen", "drop", "keep", "ignore", "fit", "holds", "retype"]
 APPLIED: frozenset[ChangeKind] = frozenset({"add", "widen", "drop"})  # the ones that alter the target
 
 # staged values that need a check before they go into a narrower target type
@@ -46,6 +46,8 @@ class Change:
             return f"kept column {self.column} {self.old} (not in the source: NULL in new rows)"
         if self.kind == "ignore":
             return f"left out new source column {self.column} {self.new} (on_schema_change: ignore)"
+        if self.kind == "holds":
+            return f"kept {self.column} {self.old} (holds the source's {self.new})"
         if self.kind == "retype":
             return f"replaced {self.column} {self.old} with {self.new}"
         return f"loaded {self.column} {self.new} into the target's {self.old} (the values fit)"
@@ -131,7 +133,7 @@ def plan(
         if policy == "fail":
             problems.append(f"column {name} changed type: target {old}, staged {new}")
         elif _loads_as_is(mapper, s, t):
-            changes.append(Change("fit", name, old, new))
+            changes.append(Change("holds", name, old, new))
         elif _value_checked(s, t) and fits(name, t):
             changes.append(Change("fit", name, old, new))
         else:

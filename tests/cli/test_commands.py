@@ -107,3 +107,18 @@ def test_show_prints_resolved_config_and_tasks_without_secrets(shop_env):
     assert "shop_db.orders -> lake lake:raw/shop/orders" in tasks[0] and "warehouse.analytics.orders" in tasks[-1]
     for secret in secrets.values():
         assert secret not in out.stdout and secret not in out.stderr
+
+
+def test_run_prints_the_schema_changes(shop_env, tmp_path):
+    """A column the source gained is added to the target, and `run` says so (docs/schema-changes.md)."""
+    import sqlite3
+
+    assert _cli("run", "shop_orders", "--date", "2024-03-01", env=shop_env).returncode == 0
+    with sqlite3.connect(tmp_path / "shop.db") as db:
+        db.execute("ALTER TABLE orders ADD COLUMN coupon_code VARCHAR(32)")
+        db.execute("UPDATE orders SET coupon_code = 'SPRING'")
+    again = _cli("run", "shop_orders", "--date", "2024-03-01", env=shop_env)
+    assert again.returncode == 0, again.stderr
+    assert "  schema changes: added column coupon_code VARCHAR\n" in again.stdout
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as db:
+        assert db.execute("select distinct coupon_code from analytics.orders").fetchall() == [("SPRING",)]

@@ -53,7 +53,7 @@ def test_sync_drops_what_the_source_lost():
         ("numeric(10,2)", "numeric(12,1)", None),  # fewer decimals
         ("timestamp(3) without time zone", "timestamp without time zone", "widen"),
         ("TIMESTAMP_MS", "TIMESTAMP", "widen"),
-        ("bigint", "integer", "fit"),  # the source narrowed: the target holds it
+        ("bigint", "integer", "holds"),  # the source narrowed: the target holds it
         ("bigint", "text", None),
         ("text", "date", None),
     ],
