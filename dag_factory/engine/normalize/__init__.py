@@ -55,6 +55,9 @@ def _rows(raw: RowStream) -> Normalized:
         chunks = chain([first] if first else [], chunks)
         types = [t if t is not None else infer_type([r[i] for r in first]) for i, t in enumerate(types)]
     schema = pa.schema([pa.field(c.name, t) for c, t in zip(raw.columns, types, strict=True)])
+    units = raw.exact(schema) if raw.exact is not None else None
+    if units is not None:  # the reader's own Arrow decoder reads this schema exactly
+        return schema, (b for _, b in units)
     converters = [converter(c.dialect, f.type) for c, f in zip(raw.columns, schema, strict=True)]
     return schema, rows_to_batches(chunks, schema, converters, raw.where)
 

@@ -32,7 +32,7 @@ from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import split_table, validate_identifier
 from dag_factory.engine.overlap import read_ahead
 from dag_factory.engine.sources.base import cursor_column, expect, render_query, template_values
-from dag_factory.engine.sources.raw import ArrowStream, NativeColumn, RowStream
+from dag_factory.engine.sources.raw import NativeColumn, RowStream
 from dag_factory.errors import ConnectionConfigError, EngineError
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class MysqlSource:
             params += [_naive_utc(interval.start_utc), _naive_utc(interval.end_utc)]
         return sql, params
 
-    def read(self, source: Source, load: Load, interval: Interval) -> RowStream | ArrowStream:
+    def read(self, source: Source, load: Load, interval: Interval) -> RowStream:
         import pymysql
 
         sql_source = expect(source, SqlSource, self)
@@ -155,34 +155,28 @@ class MysqlSource:
             for f in fields
         )
         where = f"source {self.conn}"
-        fast = self._connectorx(sql, params, columns, sql_source.batch_size, where)
-        if fast is not None:
-            return fast
-        return RowStream(where, columns, self._stream(sql, params, sql_source.batch_size))
+        size = sql_source.batch_size
+        return RowStream(
+            where,
+            columns,
+            self._stream(sql, params, size),
+            exact=lambda schema: self._connectorx(sql, params, schema, [c.type_code for c in columns], size, where),
+        )
 
     def _connectorx(
-        self, sql: str, params: list[object], columns: tuple[NativeColumn, ...], size: int, where: str
-    ) -> ArrowStream | None:
-        """The result read by connectorx, when it reads it exactly (engine/mysql_arrow.py)."""
-        from dag_factory.engine.normalize.types import native_type
-
-        schema = pa.schema([pa.field(c.name, native_type(c) or pa.string()) for c in columns])
-        codes = [c.type_code for c in columns]
-        if len({c.name for c in columns}) != len(columns) or not mysql_arrow.eligible(self.conn, schema, codes):
-            return None  # duplicate names: normalize reports them from the row path
+        self, sql: str, params: list[object], schema: pa.Schema, codes: list[int], size: int, where: str
+    ) -> Iterator[tuple[str, pa.RecordBatch]] | None:
+        """The result read by connectorx into normalize's `schema`, when it reads it exactly (engine/mysql_arrow.py)."""
+        if not mysql_arrow.eligible(self.conn, schema, codes):
+            return None
         db = self._connection()
         literal = db.cursor().mogrify(sql, tuple(params))
         with db.cursor() as cur:  # connectorx's session gets ours: same sql_mode (char(n) unpadded)
             cur.execute("SELECT @@SESSION.sql_mode")
             row = cur.fetchone()
             session = [f"SET SESSION sql_mode = {db.escape(str(row[0] if row else '') or '')}"]
-
-        def decode(wanted: pa.Schema | None) -> tuple[pa.Schema, Iterator[tuple[str, pa.RecordBatch]]]:
-            target = wanted if wanted is not None else schema
-            batches = mysql_arrow.read_batches(self.conn, literal, target, codes, size, where, session)
-            return target, ((where, b) for b in read_ahead(batches))
-
-        return ArrowStream(where, columns, decode)
+        batches = mysql_arrow.read_batches(self.conn, literal, schema, codes, size, where, session)
+        return ((where, b) for b in read_ahead(batches))
 
     def _stream(self, sql: str, params: list[object], size: int) -> Iterator[list[tuple[Any, ...]]]:
         import pymysql

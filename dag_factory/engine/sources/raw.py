@@ -40,11 +40,17 @@ class NativeColumn:
 
 @dataclass
 class RowStream:
-    """DB-API rows (tuples of Python values as the driver returns them), in fetchmany chunks."""
+    """DB-API rows (tuples of Python values as the driver returns them), in fetchmany chunks.
+
+    `exact`, when given, is a faster decoder of the same result that normalize tries first
+    with the schema it derived from `columns`: (unit, batch) pairs in that schema, or None when
+    it cannot read that schema exactly (then the rows are read; `chunks` starts nothing until
+    iterated)."""
 
     where: str  # names the source in errors, e.g. "source src (sqlite)"
     columns: tuple[NativeColumn, ...]
     chunks: Iterator[list[tuple[Any, ...]]]
+    exact: Callable[[pa.Schema], Iterator[tuple[str, pa.RecordBatch]] | None] | None = None
 
 
 @dataclass
