@@ -32,6 +32,7 @@ def pipeline_for(spec: dict) -> Pipeline:
         mode="incremental" if mode.startswith("incremental") else mode,
         cursor="updated_at" if mode.startswith("incremental") else None,
         primary_key=("id",) if mode in ("incremental_pk", "history") else (),
+        on_schema_change=spec.get("on_schema_change", "append_new_columns"),
     )
     return Pipeline(
         name=spec["name"],
