@@ -208,17 +208,66 @@ def test_full_refresh_switches_the_table_location(env):
     assert t["Parameters"]["dag_factory.rows"] == "3"
 
 
-def test_changed_columns_and_changed_mode_fail_naming_them(env):
-    p = env.pipeline(Load("snapshot"))
+def test_changed_columns_under_policy_fail_and_changed_mode_fail_naming_them(env):
+    p = env.pipeline(Load("snapshot", on_schema_change="fail"))
     env.put(ROWS)
     env.run(p, IVS[0])
     with sqlite3.connect(env.src_path) as db:
         db.execute("ALTER TABLE orders ADD COLUMN note TEXT")
-    with pytest.raises(EngineError, match=r"note \(missing in table, extracted as string\)"):
+    with pytest.raises(EngineError, match=r"new column note string"):
         env.run(p, IVS[1])
-    assert "CreatePartition" not in env.ops() and set(env.partitions()) == {"2024-03-01"}
+    assert "CreatePartition" not in env.ops() and "UpdateTable" not in env.ops() and set(env.partitions()) == {"2024-03-01"}
     with pytest.raises(EngineError, match="registered for load mode 'snapshot'"):
         env.run(env.pipeline(Load("incremental", cursor="updated_at")), IVS[0])
+
+
+def _glue_columns(env, partition: str | None = None) -> list[tuple[str, str]]:
+    if partition is None:
+        sd = env.glue.get_table(DatabaseName=env.db, Name="orders")["Table"]["StorageDescriptor"]
+    else:
+        sd = env.glue.get_partition(DatabaseName=env.db, TableName="orders", PartitionValues=[partition])["Partition"][
+            "StorageDescriptor"
+        ]
+    return [(c["Name"], c["Type"]) for c in sd["Columns"]]
+
+
+BASE_COLUMNS = [("id", "bigint"), ("name", "string"), ("amount", "decimal(12,2)"), ("updated_at", "timestamp")]
+
+
+@pytest.mark.parametrize("policy", ["append_new_columns", "sync_all_columns", "ignore"])
+def test_schema_changes_update_the_glue_columns_and_partitions_keep_theirs(env, policy):
+    p = env.pipeline(Load("snapshot", on_schema_change=policy))  # type: ignore[arg-type]
+    env.put(ROWS)
+    env.run(p, IVS[0])
+    with sqlite3.connect(env.src_path) as db:  # the source gains `note` and loses `name`
+        db.execute("ALTER TABLE orders ADD COLUMN note TEXT")
+        db.execute("ALTER TABLE orders DROP COLUMN name")
+    res = env.run(p, IVS[1])
+    staged = [("id", "bigint"), ("amount", "decimal(12,2)"), ("updated_at", "timestamp"), ("note", "string")]
+    expected = {
+        "append_new_columns": [*BASE_COLUMNS, ("note", "string")],
+        "sync_all_columns": [c for c in BASE_COLUMNS if c[0] != "name"] + [("note", "string")],
+        "ignore": BASE_COLUMNS,
+    }[policy]
+    assert _glue_columns(env) == expected
+    assert ("UpdateTable" in env.ops()) == (policy != "ignore")
+    assert _glue_columns(env, "2024-03-01") == BASE_COLUMNS  # each partition: its own files' columns
+    assert _glue_columns(env, "2024-03-02") == staged
+    assert ("added column note string" in res.changes) == (policy != "ignore")
+    assert ("dropped column name string" in res.changes) == (policy == "sync_all_columns")
+
+
+def test_a_change_athena_cannot_read_fails_naming_the_column(env):
+    p = env.pipeline(Load("snapshot"))
+    env.put(ROWS)
+    env.run(p, IVS[0])
+    with sqlite3.connect(env.src_path) as db:  # amount becomes text
+        db.execute("ALTER TABLE orders RENAME TO old")
+        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT, amount TEXT, updated_at TIMESTAMP)")
+        db.execute("INSERT INTO orders SELECT id, name, CAST(amount AS TEXT), updated_at FROM old")
+    with pytest.raises(EngineError, match=r"column amount: target decimal\(12,2\), staged string \(not a safe widening\)"):
+        env.run(p, IVS[1])
+    assert _glue_columns(env) == BASE_COLUMNS and set(env.partitions()) == {"2024-03-01"}
 
 
 def test_type_mapping_and_names(env):

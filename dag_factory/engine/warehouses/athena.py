@@ -32,15 +32,20 @@ Load types on Athena (compare docs/load-types.md):
   the new data. Older partitions stay in the lake as history (expire them with a lifecycle
   rule).
 
-Schema: incremental and snapshot fail with the differing columns named when the extract's
-columns differ from the registered table (as every warehouse). Unlike a SQL warehouse the
-new files are already in the lake partition when load runs, so a re-run of an existing
-partition with changed columns is visible to Athena through the old table schema until the
-table is fixed. full_refresh takes the new schema with the new location.
+Schema changes (load.on_schema_change, docs/schema-changes.md): incremental and snapshot update
+the Glue table's columns (UpdateTable: added columns appended, widened types, dropped columns
+under sync_all_columns) before the partition is registered; each partition keeps its own
+columns (its files'), and Athena reads Parquet by column name, so older partitions show NULL in
+columns they lack. A change Athena cannot read (anything but integer/float widening) fails
+naming the column; nothing is registered. Unlike a SQL warehouse the new files are already in
+the lake partition when load runs, so a re-run of an existing partition whose change fails is
+read through the old table schema until fixed. full_refresh takes the new schema with the new
+location.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +53,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from dag_factory.config.model import Load
 from dag_factory.config.schedules import Interval
+from dag_factory.engine import schema_change
 from dag_factory.engine.aws import AwsContext, AwsResolver, aws_for
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import split_table, validate_identifier
@@ -55,6 +61,8 @@ from dag_factory.engine.lake_s3 import S3Partition, _client_error_code
 from dag_factory.engine.warehouses.base import SNAPSHOT_COLUMN, DbapiFactory, LoadResult, StageInput, Warehouse
 from dag_factory.engine.warehouses.capabilities import capabilities_for
 from dag_factory.errors import ConnectionConfigError, EngineError
+
+log = logging.getLogger(__name__)
 
 INCREMENTAL_PARTITION = "ds"
 PARQUET_SD = {
@@ -239,9 +247,10 @@ class AthenaWarehouse(Warehouse):
                     "StorageDescriptor": {"Columns": columns, "Location": part.table_location, **PARQUET_SD},
                 },
             )
+            changes: tuple[schema_change.Change, ...] = ()
         else:
             self._check_owner(database, table, existing, load.mode, part, keys)
-            self._check_columns(database, table, existing["StorageDescriptor"].get("Columns", []), columns)
+            changes = self._evolve(database, table, existing, columns, load)
         partition_input = {
             "Values": [value],
             "Parameters": run_params,
@@ -250,7 +259,7 @@ class AthenaWarehouse(Warehouse):
         old = self._get("get_partition", DatabaseName=database, TableName=table, PartitionValues=[value])
         if old is None:
             self._call("create_partition", DatabaseName=database, TableName=table, PartitionInput=partition_input)
-            return LoadResult(inserted=part.rows, deleted=0)
+            return LoadResult(inserted=part.rows, deleted=0, changes=tuple(c.describe() for c in changes))
         deleted = int(old["Partition"].get("Parameters", {}).get("dag_factory.rows", 0))
         self._call(
             "update_partition",
@@ -259,7 +268,7 @@ class AthenaWarehouse(Warehouse):
             PartitionValueList=[value],
             PartitionInput=partition_input,
         )
-        return LoadResult(inserted=part.rows, deleted=deleted)
+        return LoadResult(inserted=part.rows, deleted=deleted, changes=tuple(c.describe() for c in changes))
 
     def _check_owner(self, database: str, table: str, existing: dict, mode: str, part: S3Partition, keys: list[dict]) -> None:
         params = existing.get("Parameters", {})
@@ -277,15 +286,35 @@ class AthenaWarehouse(Warehouse):
                 f"(partition keys {have_keys}), not {mode!r} (partition keys {want_keys}); drop it to change the mode"
             )
 
-    def _check_columns(self, database: str, table: str, existing: list[dict], expected: list[dict]) -> None:
-        have = {c["Name"]: c["Type"] for c in existing}
-        want = {c["Name"]: c["Type"] for c in expected}
-        problems = [f"{n} (missing in table, extracted as {t})" for n, t in want.items() if n not in have]
-        problems += [f"{n} (table {have[n]}, extracted {t})" for n, t in want.items() if n in have and have[n] != t]
-        problems += [f"{n} (only in table, {t})" for n, t in have.items() if n not in want]
-        if problems:
-            raise EngineError(
-                f"Athena table {database}.{table} does not match the extracted columns: "
-                + "; ".join(problems)
-                + ". Update or drop the table (or use full_refresh); no partition was registered."
-            )
+    def _evolve(
+        self, database: str, table: str, existing: dict, columns: list[dict], load: Load
+    ) -> tuple[schema_change.Change, ...]:
+        """The Glue table's columns after load.on_schema_change (engine/schema_change.py). No staging
+        table, so no value checks: a staged type must fit the table's by type, or widen it. The
+        partition keeps its own columns (its Parquet files'); Athena reads Parquet by name, so a
+        column a partition lacks is NULL there."""
+        have = existing["StorageDescriptor"].get("Columns", [])
+        plan = schema_change.plan(
+            f"{database}.{table}",
+            [(c["Name"], c["Type"]) for c in have],
+            [(c["Name"], c["Type"]) for c in columns],
+            load.on_schema_change,
+            self.types,
+            self.capabilities.widenings,
+            lambda column, target: False,
+        )
+        plan.raise_problems()
+        if plan.alters:
+            new = {c.column: c.new for c in plan.alters if c.kind in ("add", "widen")}
+            dropped = {c.column for c in plan.alters if c.kind == "drop"}
+            kept = [{**c, "Type": new.pop(c["Name"], c["Type"])} for c in have if c["Name"] not in dropped]
+            table_input = {
+                k: v
+                for k, v in existing.items()
+                if k in ("Name", "Description", "Owner", "Retention", "PartitionKeys", "TableType", "Parameters")
+            }
+            sd = {**existing["StorageDescriptor"], "Columns": kept + [{"Name": n, "Type": t} for n, t in new.items()]}
+            self._call("update_table", DatabaseName=database, TableInput={**table_input, "StorageDescriptor": sd})
+        for c in plan.changes:
+            (log.warning if c.kind == "ignore" else log.info)("%s.%s: %s", database, table, c.describe())
+        return plan.changes
