@@ -255,6 +255,59 @@ def test_a_new_column_is_added_before_the_publish_transaction(env):
         assert db.execute("SELECT id, note FROM analytics.orders ORDER BY id").fetchall() == [(1, "n1"), (2, "n2"), (3, "n3")]
 
 
+def _pg(env):
+    c = env.pg
+    return psycopg.connect(host=c.host, port=c.port, user=c.login, password=c.password, dbname=c.database, autocommit=True)
+
+
+def test_a_hand_made_varchar_target_loads_while_values_fit_then_widens_before_the_transaction(env):
+    with _pg(env) as db:
+        db.execute(
+            "CREATE SCHEMA analytics; CREATE TABLE analytics.orders "
+            "(id bigint, name varchar(10), amount numeric(12,2), updated_at timestamp)"
+        )
+    p = env.pipeline(Load("incremental", cursor="updated_at"))
+    env.put(DAY1_ROWS)
+    res = env.run(p, IVS[0])
+    assert "loaded name character varying(65535) into the target's character varying(10) (the values fit)" in res.changes
+    assert not any(s.startswith("ALTER TABLE") for s in env.statements[-1])
+    env.put([(5, "x" * 11, Decimal("5.00"), _at(1, 10))])
+    res = env.run(p, IVS[0])
+    assert "widened name character varying(10) -> character varying(65535)" in res.changes
+    writes = env.statements[-1]
+    alter = 'ALTER TABLE "analytics"."orders" ALTER COLUMN "name" TYPE character varying(65535)'
+    assert writes.index(alter) < writes.index("BEGIN")  # Redshift: not inside a transaction block
+    assert sorted(r[1] for r in env.target()) == ["", "a", "b", "x" * 11]
+
+
+def test_sync_drops_a_column_after_the_publish_transaction(env):
+    p = env.pipeline(Load("incremental", cursor="updated_at", on_schema_change="sync_all_columns"))
+    env.put(DAY1_ROWS)
+    env.run(p, IVS[0])
+    with sqlite3.connect(env.src_path) as db:
+        db.execute("ALTER TABLE orders DROP COLUMN name")
+    res = env.run(p, IVS[0])
+    assert res.changes == ("dropped column name character varying(65535)",)
+    writes = env.statements[-1]
+    assert writes.index("COMMIT") < writes.index('ALTER TABLE "analytics"."orders" DROP COLUMN "name"')
+    with _pg(env) as db:
+        cols = [r[0] for r in db.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'orders'")]
+    assert "name" not in cols and len(cols) == 3
+
+
+def test_a_widening_redshift_cannot_make_fails_before_any_statement(env):
+    with _pg(env) as db:
+        db.execute(
+            "CREATE SCHEMA analytics; CREATE TABLE analytics.orders "
+            "(id integer, name varchar(65535), amount numeric(12,2), updated_at timestamp)"
+        )
+    p = env.pipeline(Load("incremental", cursor="updated_at"))
+    env.put([(3_000_000_000, "big", None, _at(1, 1))])
+    with pytest.raises(EngineError, match=r"column id: widening integer -> bigint is not something this warehouse can do"):
+        env.run(p, IVS[0])
+    assert "BEGIN" not in env.statements[-1] and not any(s.startswith("ALTER") for s in env.statements[-1])
+
+
 def test_a_failing_statement_rolls_the_transaction_back(env):
     p = env.pipeline(Load("incremental", cursor="updated_at"))
     env.put(DAY1_ROWS)

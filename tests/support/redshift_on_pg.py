@@ -5,7 +5,9 @@ PostgreSQL (Redshift's SQL as the engine writes it is the PostgreSQL 8 subset) e
 PostgreSQL cannot run: `COPY <table> FROM 's3://.../manifest.json' ... FORMAT AS PARQUET
 MANIFEST`. That statement is recorded as text (tests assert it) and carried out the way Redshift
 does it: the files the manifest lists are read from S3 (moto) and their columns go into the
-table by position. Nothing of dag_factory is replaced: the warehouse code runs unchanged.
+table by position. Where the dialects differ on a statement the engine sends, this refuses
+what Redshift refuses: ALTER COLUMN ... TYPE other than a VARCHAR size, or inside a transaction
+block. Nothing of dag_factory is replaced: the warehouse code runs unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ import pyarrow.parquet as pq
 from dag_factory.engine.connections import ConnInfo
 
 _COPY = re.compile(r"^COPY (\S+) FROM 's3://([^/']+)/([^']+)' IAM_ROLE \S+ FORMAT AS PARQUET MANIFEST( REGION '[a-z0-9-]+')?$")
+
+
+# Redshift's ALTER COLUMN ... TYPE: VARCHAR size only, and never inside a transaction block
+_ALTER_TYPE = re.compile(r"^ALTER TABLE \S+ ALTER COLUMN \S+ TYPE (.+)$")
 
 
 class RedshiftOnPostgres:
@@ -69,6 +75,12 @@ class _Cursor:
         self.conn.statements.append(sql)
         if self.conn.fail_at and sql.startswith(self.conn.fail_at):
             self.cur.execute("SELECT 1/0")  # the server rejects the statement, mid-transaction
+        alter = _ALTER_TYPE.match(sql)
+        if alter:  # where Redshift's dialect differs from PostgreSQL's (docs/schema-changes.md)
+            if self.conn.pg.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                raise psycopg.errors.ActiveSqlTransaction("ALTER TABLE ALTER COLUMN cannot run inside a transaction block")
+            if not re.match(r"(?i)^(character varying|varchar)\(\d+\)$", alter.group(1)):
+                raise psycopg.errors.FeatureNotSupported("ALTER COLUMN TYPE changes only the size of a VARCHAR column")
         m = _COPY.match(sql)
         if m:
             self.rowcount = self._copy(m.group(1), m.group(2), m.group(3))
