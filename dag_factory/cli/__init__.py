@@ -23,7 +23,14 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one interval of a pipeline through the engine, without a scheduler")
     run.add_argument("name")
-    run.add_argument("--date", required=True, help="YYYY-MM-DD: the interval starting on this day")
+    run.add_argument("--date", help="YYYY-MM-DD: the interval starting on this day")
+    run.add_argument("--from", dest="first", metavar="D1", help="YYYY-MM-DD: run every interval from this day ...")
+    run.add_argument("--to", dest="last", metavar="D2", help="YYYY-MM-DD: ... to this day (inclusive), in order")
+    run.add_argument(
+        "--one-pass",
+        action="store_true",
+        help="incremental: extract the whole --from/--to range with one query and replace exactly that range",
+    )
     run.add_argument("--env")
     run.add_argument("--pipelines", default=None)
     run.add_argument(
@@ -115,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from dag_factory.cli.run import run_command
 
-        return run_command(args.name, args.date, args.env, args.pipelines, args.demo)
+        return run_command(args.name, args.date, args.env, args.pipelines, args.demo, (args.first, args.last, args.one_pass))
     if args.command == "tables":
         from dag_factory.cli.tables import tables_command
 

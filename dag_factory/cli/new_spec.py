@@ -249,5 +249,6 @@ def history_note(s: Spec, today: date) -> list[str]:
     return [
         f"  history: the schedule loads from start_date {start.isoformat()} on; rows whose {s.cursor} is earlier are not loaded.",
         "  To load them once (FIRST_DAY = the first day with data), run:",
-        f"    dag-factory run {s.name} --from FIRST_DAY --to {last}",
+        f"    dag-factory run {s.name} --from FIRST_DAY --to {last} --one-pass",
+        "  (--one-pass: one query for the whole range; leave it out to run day by day)",
     ]

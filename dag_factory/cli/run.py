@@ -1,4 +1,5 @@
-"""`dag-factory run NAME --date D`: one interval through the engine, no scheduler.
+"""`dag-factory run NAME --date D`: one interval through the engine, no scheduler
+(`--from D1 --to D2 [--one-pass]`: a range, cli/run_range.py).
 
 Connections resolve exactly as in Airflow (AIRFLOW_CONN_* variables, secrets
 backends, the metadata DB), so what works here works in the DAG.
@@ -51,12 +52,28 @@ def use_demo_connections(home: str) -> list[str]:
     return used
 
 
-def run_command(name: str, day: str, env: str | None, pipelines: str | None, demo: str | None = None) -> int:
-    try:
-        run_date = date.fromisoformat(day)
-    except ValueError:
-        print(f"dag-factory run: --date must be YYYY-MM-DD, got {day!r}", file=sys.stderr)
+def run_command(
+    name: str,
+    day: str | None,
+    env: str | None,
+    pipelines: str | None,
+    demo: str | None = None,
+    span: tuple[str | None, str | None, bool] = (None, None, False),
+) -> int:
+    first, last, one_pass = span
+    if (day is None) == (first is None and last is None) or (first is None) != (last is None):
+        print("dag-factory run: give --date D, or --from D1 --to D2 (a range)", file=sys.stderr)
         return 2
+    if one_pass and day is not None:
+        print("dag-factory run: --one-pass loads a range: use it with --from/--to", file=sys.stderr)
+        return 2
+    run_date = None
+    if day is not None:
+        try:
+            run_date = date.fromisoformat(day)
+        except ValueError:
+            print(f"dag-factory run: --date must be YYYY-MM-DD, got {day!r}", file=sys.stderr)
+            return 2
     pipeline = find_pipeline(name, pipelines_dir(pipelines), env)
     if pipeline is None:
         return 1
@@ -73,6 +90,11 @@ def run_command(name: str, day: str, env: str | None, pipelines: str | None, dem
     from dag_factory.engine import wap
     from dag_factory.engine.checks import CheckFailed
 
+    if run_date is None:
+        from dag_factory.cli.run_range import range_command
+
+        assert first is not None and last is not None
+        return range_command(pipeline, first, last, one_pass, env)
     interval = interval_for_date(pipeline.schedule, pipeline.timezone, run_date)
     print(f"{pipeline.name}: {pipeline.load.mode} load of interval {interval} (ds={interval.ds})")
     try:

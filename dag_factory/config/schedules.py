@@ -151,3 +151,26 @@ def latest_complete_interval(schedule: str | None, tz: str, now: datetime) -> In
     )
     start = croniter(expr, end).get_prev(datetime)
     return Interval(start.astimezone(zone), end.astimezone(zone), tz)
+
+
+def intervals_between(schedule: str | None, tz: str, first: date, last: date) -> list[Interval]:
+    """Every interval a run "for day D" would load, D from `first` to `last` inclusive, in order:
+    consecutive schedule intervals from the first tick on or after `first` 00:00 until the
+    interval starting after `last` ends (hourly schedules give 24 per day)."""
+    if last < first:
+        raise ValueError(f"--to {last} is before --from {first}")
+    zone = ZoneInfo(tz)
+    stop = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone)
+    out: list[Interval] = []
+    iv = interval_for_date(schedule, tz, first)
+    while iv.start < stop:
+        out.append(iv)
+        if schedule is None:
+            nxt = iv.end.astimezone(zone).date()
+            iv = Interval(iv.end, datetime.combine(nxt + timedelta(days=1), time(0), tzinfo=zone), tz)
+        else:
+            from croniter import croniter
+
+            end = croniter(cron_of(schedule), iv.end).get_next(datetime)
+            iv = Interval(iv.end, end.astimezone(zone), tz)
+    return out
