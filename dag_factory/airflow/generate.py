@@ -17,6 +17,7 @@ from airflow.sdk import get_parsing_context
 from dag_factory.airflow.builder import build_dag, build_placeholder
 from dag_factory.config.cache import ConfigCache
 from dag_factory.config.loader import FileError, declared_owner, discover, load_pipelines
+from dag_factory.config.shards import current_shards, shard_of
 from dag_factory.errors import ConfigError, Problem
 
 log = logging.getLogger(__name__)
@@ -34,16 +35,21 @@ def pipelines_root(namespace: dict[str, Any], explicit: str | None) -> Path:
     return inside if inside.is_dir() else here.parent / "pipelines"
 
 
-def generate_dags(namespace: dict[str, Any], pipelines_dir: str | None = None) -> None:
+def generate_dags(namespace: dict[str, Any], pipelines_dir: str | None = None, shard: int | None = None, shards: int = 1) -> None:
+    """Build this DAG file's DAGs into `namespace`: every pipeline's, or with `shards` > 1 only
+    those whose shard (config/shards.py) is `shard`. Cross-file checks see every file's name."""
+    if not _in_force(namespace, shard, shards):
+        return
     root = pipelines_root(namespace, pipelines_dir)
     if not root.is_dir():
         log.warning("dag_factory: pipelines folder %s does not exist; no DAGs generated", root)
         return
     files = discover(root)  # walked once: the worker's selection and the `after:` checks share it
+    mine = files if shards <= 1 else [p for p in files if shard_of(p.stem, shards) == shard]
     wanted = get_parsing_context().dag_id
     # a worker running one task builds just that DAG (name == file stem)
-    paths = [p for p in files if p.stem == wanted] if wanted else None
-    result = load_pipelines(root, paths=paths or files, cache=ConfigCache.default(), known_stems={p.stem for p in files})
+    paths = [p for p in mine if p.stem == wanted] if wanted else None
+    result = load_pipelines(root, paths=paths or mine, cache=ConfigCache.default(), known_stems={p.stem for p in files})
     dags: dict[str, Any] = {}
     errors = list(result.errors)
     for name, pipeline in result.pipelines.items():
@@ -66,3 +72,18 @@ def generate_dags(namespace: dict[str, Any], pipelines_dir: str | None = None) -
         except Exception:  # broad: the file's other DAGs must still load; the traceback is logged
             log.exception("dag_factory: could not build the placeholder DAG for %s", error.path)
     namespace.update(dags)
+
+
+def _in_force(namespace: dict[str, Any], shard: int | None, shards: int) -> bool:
+    """False for a DAG file that a newer layout in the same folder replaced (generate.py beside
+    shard files, or a smaller shard set beside a larger one): building its DAGs too would give
+    every DAG twice, and Airflow would reject the duplicates."""
+    if shards > 1 and (shard is None or not 0 <= shard < shards):
+        log.error("dag_factory: shard=%r is not within 0..%d; no DAGs generated", shard, shards - 1)
+        return False
+    here = namespace.get("__file__")
+    in_force = current_shards(Path(here).parent) if here else None
+    if in_force is not None and in_force != shards:
+        log.warning("dag_factory: %s stands aside: the DAG folder has a %d-shard layout", here, in_force)
+        return False
+    return True

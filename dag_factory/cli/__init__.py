@@ -101,6 +101,12 @@ def _authoring_parsers(sub) -> None:
     diff.add_argument("--pipelines", default=None, help="pipelines folder (default: ./pipelines)")
     diff.add_argument("--env", help="environment to resolve (default: $DAG_FACTORY_ENV or 'local')")
 
+    shards = sub.add_parser("shards", help="split the DAG file into N shard files (default: one per 500 pipelines)")
+    shards.add_argument("count", nargs="?", type=int, help="number of DAG files (default: pipelines / 500, rounded up)")
+    shards.add_argument("--pipelines", default=None, help="pipelines folder (default: ./pipelines)")
+    shards.add_argument("--dags", default=None, help="DAG folder (default: dags/ beside the pipelines folder)")
+    shards.add_argument("--check", action="store_true", help="exit 1 if the pipelines need more DAG files; write nothing")
+
     docs = sub.add_parser("docs", help="write a Markdown pipeline catalog with a Mermaid lineage graph")
     docs.add_argument(
         "--out", default="docs/catalog", help="output folder (default: docs/catalog); it prints whether to commit it"
@@ -147,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         from dag_factory.cli.catalog import docs_command
 
         return docs_command(args.out, args.pipelines, args.env)
+    if args.command == "shards":
+        from dag_factory.cli.shards import shards_command
+
+        return shards_command(args.count, args.pipelines, args.dags, args.check)
     if args.command == "demo" and args.ui and not args.print_env:
         from dag_factory.cli.ui import ui_command
 

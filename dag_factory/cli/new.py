@@ -256,4 +256,9 @@ def new_command(args) -> int:
     print(
         f"  next: edit it (checks, alerts, schedule), then `dag-factory lint {display(path)}` and `dag-factory show {spec.name}`"
     )
+    from dag_factory.cli.shards import layout_hint
+
+    hint = layout_hint(root)
+    if hint:
+        print(hint)
     return 0
