@@ -8,4 +8,5 @@ scripts/postgres.sh
 scripts/mariadb.sh
 scripts/redis.sh
 scripts/chromium.sh
+scripts/tmux.sh
 exec .venv/bin/python -m pytest "$@"
