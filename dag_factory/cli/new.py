@@ -86,7 +86,8 @@ def build_spec(args, interactive: bool) -> Spec:
         values["name"] = _ask("pipeline name (the DAG id, e.g. shop_refunds)", check_name)
     if not values["source"]:
         values["source"] = _ask("source CONN.TABLE (e.g. shop_db.refunds)", lambda v: parse_conn_table(v, "source"))
-    info = _look_into(values["source"], getattr(args, "demo", None)) if wizard else None
+    looked = _look_into(values["source"], getattr(args, "demo", None)) if wizard else None
+    info = looked[0] if looked else None
     if not values["target"]:
         values["target"] = _ask(
             "target CONN.SCHEMA.TABLE (e.g. warehouse.analytics.refunds)", lambda v: parse_conn_table(v, "target")
@@ -159,6 +160,7 @@ def build_spec(args, interactive: bool) -> Spec:
         description=args.description,
         start_date=start_date,
         columns=[c.name for c in info.columns] if info else [],
+        first_day=_first_day(looked, cursor) if looked and values["mode"] == "incremental" and cursor else None,
     )
 
 
@@ -170,7 +172,8 @@ def _look_into(source: tuple[str, str], demo: str | None):
         from dag_factory.cli.tables import resolve_source
         from dag_factory.engine.introspect import describe_table
 
-        info = describe_table(resolve_source(conn_id, demo), table)
+        conn = resolve_source(conn_id, demo)
+        info = describe_table(conn, table)
     except Exception as exc:  # an unreachable source must not stop the wizard
         print(f"  (could not look into {conn_id}.{table}: {str(exc).splitlines()[0][:200]})", file=sys.stderr)
         return None
@@ -180,7 +183,20 @@ def _look_into(source: tuple[str, str], demo: str | None):
         f"primary key: {', '.join(info.primary_key) or 'none'}; likely cursor: {cursors}",
         file=sys.stderr,
     )
-    return info
+    return info, conn, table
+
+
+def _first_day(looked, cursor: str) -> str | None:
+    """The day of the oldest cursor value (for the history command); None when it cannot be read."""
+    from dag_factory.engine.introspect import earliest_day
+
+    info, conn, table = looked
+    if cursor not in {c.name for c in info.columns}:
+        return None
+    try:
+        return earliest_day(conn, table, cursor)
+    except Exception:  # the note then says FIRST_DAY
+        return None
 
 
 def _root_of(folder: Path) -> Path:

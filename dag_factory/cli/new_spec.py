@@ -53,6 +53,7 @@ class Spec:
     description: str | None = None
     start_date: str | None = None
     columns: list[str] = field(default_factory=list)  # the source table's, when `new` could look
+    first_day: str | None = None  # the day of the oldest cursor value, when `new` could look
 
 
 # ---------------------------------------------------------------- value parsing
@@ -246,9 +247,19 @@ def history_note(s: Spec, today: date) -> list[str]:
         return []
     start = date.fromisoformat(s.start_date) if s.start_date else today
     last = start.fromordinal(start.toordinal() - 1).isoformat()
+    if s.first_day and s.first_day > last:
+        return [
+            f"  history: the oldest {s.cursor} in {s.source_conn}.{s.source_table} is {s.first_day}: the schedule loads it all."
+        ]
+    first = s.first_day or "FIRST_DAY"
+    found = (
+        f"the oldest {s.cursor} in {s.source_conn}.{s.source_table} is {s.first_day}"
+        if s.first_day
+        else "FIRST_DAY = the first day with data"
+    )
     return [
         f"  history: the schedule loads from start_date {start.isoformat()} on; rows whose {s.cursor} is earlier are not loaded.",
-        "  To load them once (FIRST_DAY = the first day with data), run:",
-        f"    dag-factory run {s.name} --from FIRST_DAY --to {last} --one-pass",
+        f"  To load them once ({found}), run:",
+        f"    dag-factory run {s.name} --from {first} --to {last} --one-pass",
         "  (--one-pass: one query for the whole range; leave it out to run day by day)",
     ]

@@ -101,6 +101,29 @@ def describe_table(conn: ConnInfo, table: str) -> TableInfo:
     return TableInfo(table, cols, pk)
 
 
+def earliest_day(conn: ConnInfo, table: str, column: str) -> str | None:
+    """The day of the oldest value in `column`: where loading the history starts."""
+    from datetime import date
+
+    from dag_factory.engine.identifiers import validate_identifier
+
+    db, kind = _open(conn)
+
+    def q(name: str) -> str:
+        name = validate_identifier(name)
+        return f"`{name}`" if kind == "mysql" else f'"{name}"'
+
+    try:
+        rows = _rows(db, f"select min({q(column)}) from {'.'.join(q(part) for part in table.split('.'))}")  # noqa: S608
+    finally:
+        db.close()
+    value = str(rows[0][0])[:10] if rows and rows[0][0] is not None else None
+    try:
+        return date.fromisoformat(value).isoformat() if value else None
+    except ValueError:
+        return None
+
+
 def _sqlite_quote(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 

@@ -108,7 +108,10 @@ def test_new_proposes_cursor_key_and_columns_from_the_source(demo_repo, tmp_path
         ]:
             at = term.wait_for(prompt, at)
             term.type(answer)
-        term.wait_for("wrote pipelines/shop_refunds.yaml", at)
+        at = term.wait_for("wrote pipelines/shop_refunds.yaml", at)
+        # the history command starts at the day of the oldest updated_at in the source
+        term.wait_for("the oldest updated_at in shop_db.orders is 2024-02-29", at)
+        term.wait_for("dag-factory run shop_refunds --from 2024-02-29 --to 2024-02-29", at)
     finally:
         term.close()
     p = load_pipelines(demo_repo / "pipelines").pipelines["shop_refunds"]
