@@ -22,6 +22,7 @@ from dag_factory.config.model import (
     Lake,
     Load,
     Pagination,
+    Parallel,
     Pipeline,
     Source,
     SqlSource,
@@ -116,6 +117,7 @@ def build_source(src: dict[str, Any]) -> Source:
         query_file=src.get("query_file"),
         columns=tuple(src["columns"]) if src.get("columns") else None,
         batch_size=batch,
+        parallel=Parallel(str(par["column"]), int(par["parts"])) if (par := src.get("parallel")) else None,
     )
 
 

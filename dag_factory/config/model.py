@@ -12,6 +12,14 @@ CheckKind = Literal["row_count", "not_null", "unique", "accepted_values", "fresh
 
 
 @dataclass(frozen=True)
+class Parallel:
+    """Extract in `parts` ranges of `column`, one mapped task each (docs/load-types.md)."""
+
+    column: str
+    parts: int
+
+
+@dataclass(frozen=True)
 class SqlSource:
     conn_id: str
     table: str | None = None  # "schema.table" or "table"; validated identifier
@@ -19,6 +27,7 @@ class SqlSource:
     query_file: str | None = None  # where `query` came from, relative to the pipelines root (for docs)
     columns: tuple[str, ...] | None = None  # projection; None = all columns
     batch_size: int = 50_000
+    parallel: Parallel | None = None  # extract in ranges of a column, one task per range
     type: Literal["sql"] = "sql"
 
     @property

@@ -60,6 +60,17 @@ def semantic_problems(data: dict[str, Any], marks: dict[KeyPath, Mark], file: Pa
                 at_value=False,
                 message="source and target share a connection, so the query runs inside the warehouse and no lake is written; remove 'lake'",
             )
+        if (
+            source.get("type", "sql") == "sql"
+            and isinstance(target, dict)
+            and source.get("conn_id") == target.get("conn_id")
+            and "parallel" in source
+        ):
+            add(
+                ("source", "parallel"),
+                at_value=False,
+                message="source and target share a connection, so the query runs inside the warehouse and nothing is extracted; remove 'parallel'",
+            )
 
     load = data.get("load")
     if isinstance(load, dict):
@@ -94,7 +105,7 @@ def _schedule_hint(schedule: str) -> str:
 
 # source keys that only one source type takes (type, conn_id and batch_size apply to all)
 _SOURCE_KEYS = {
-    "sql": ("table", "query", "query_file", "columns"),
+    "sql": ("table", "query", "query_file", "columns", "parallel"),
     "http": ("endpoint", "method", "params", "records_path", "pagination"),
     "file": ("path", "format", "wait"),
 }

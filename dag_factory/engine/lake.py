@@ -83,6 +83,18 @@ class Lake(Protocol):
         """The published partition for warehouses that read it themselves (when serves has s3_partition)."""
         ...
 
+    def clear_parts(self, path: str, ds: str) -> None:
+        """Parallel extraction: drop an earlier run's parts of `ds` (before the parts are written)."""
+        ...
+
+    def write_part(self, path: str, ds: str, index: int, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> PartitionInfo:
+        """One part's files, invisible to readers; a retry of the same part replaces them."""
+        ...
+
+    def commit_parts(self, path: str, ds: str, parts: int) -> PartitionInfo:
+        """Publish parts 0..parts-1 as the partition `ds`, atomically."""
+        ...
+
 
 def validate_lake_path(path: str) -> str:
     """A relative path of plain segments: no '..', no absolute paths, no hidden names."""
@@ -114,6 +126,24 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _swap(tmp: Path, final: Path, token: str) -> None:
+    """Rename the finished folder `tmp` into `final`, keeping the previous one until then."""
+    parent = final.parent
+    old = parent / f".old-{final.name}-{token}"
+    if final.exists():
+        os.rename(final, old)
+    os.rename(tmp, final)
+    _fsync(parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # a filesystem without hard links: copy (the parts stay until the swap)
+        shutil.copyfile(src, dst)
 
 
 class LocalLake:
@@ -161,16 +191,75 @@ class LocalLake:
         try:
             rows, files = self._write_files(tmp, schema, batches)
             _fsync(tmp)
-            old = parent / f".old-{final.name}-{token}"
-            if final.exists():
-                os.rename(final, old)
-            os.rename(tmp, final)
-            _fsync(parent)
-            shutil.rmtree(old, ignore_errors=True)
+            _swap(tmp, final, token)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return PartitionInfo(rows=rows, files=files, location=str(final))
+
+    # -- parallel extraction: several writers, one atomic publish (engine/parallel.py) --
+    def parts_dir(self, path: str, ds: str) -> Path:
+        final = self.partition_dir(path, ds)
+        return final.parent / f".parts-{final.name}"
+
+    def clear_parts(self, path: str, ds: str) -> None:
+        """Forget the parts of an earlier run of this partition (a re-run starts afresh)."""
+        shutil.rmtree(self.parts_dir(path, ds), ignore_errors=True)
+
+    def write_part(self, path: str, ds: str, index: int, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> PartitionInfo:
+        """Write one part's files beside the partition, replacing an earlier attempt of the
+        same part atomically; nothing a reader sees changes until commit_parts."""
+        home = self.parts_dir(path, ds)
+        home.mkdir(parents=True, exist_ok=True)
+        final = home / f"p{index:04d}"
+        for stale in [*home.glob(f".tmp-{final.name}-*"), *home.glob(f".old-{final.name}-*")]:
+            shutil.rmtree(stale, ignore_errors=True)
+        token = uuid.uuid4().hex[:12]
+        tmp = home / f".tmp-{final.name}-{token}"
+        tmp.mkdir()
+        try:
+            rows, files = self._write_files(tmp, schema, batches)
+            for f in sorted(tmp.glob("part-*.parquet")):  # names unique across parts
+                f.rename(tmp / f"part-p{index:04d}-{f.name[5:]}")
+            _fsync(tmp)
+            _swap(tmp, final, token)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return PartitionInfo(rows=rows, files=files, location=str(final))
+
+    def commit_parts(self, path: str, ds: str, parts: int) -> PartitionInfo:
+        """Publish parts 0..parts-1 as the partition, atomically (the previous partition stays
+        until the rename). The part files are hard-linked, so a commit killed midway is redone."""
+        final = self.partition_dir(path, ds)
+        home = self.parts_dir(path, ds)
+        missing = [i for i in range(parts) if not (home / f"p{i:04d}").is_dir()]
+        if missing:
+            raise EngineError(
+                f"lake partition {path}/ds={ds}: parts {[i + 1 for i in missing]} of {parts} were not written; "
+                "run their extract first"
+            )
+        files = sorted(f for i in range(parts) for f in (home / f"p{i:04d}").glob("part-*.parquet"))
+        schema, rows = None, 0
+        for f in files:
+            with pq.ParquetFile(f) as pf:
+                if schema is not None and pf.schema_arrow != schema:
+                    raise EngineError(f"lake part file {f} has a different schema than {files[0]}")
+                schema, rows = pf.schema_arrow, rows + pf.metadata.num_rows
+        self._recover(final)
+        token = uuid.uuid4().hex[:12]
+        tmp = final.parent / f".tmp-{final.name}-{token}"
+        tmp.mkdir()
+        try:
+            for f in files:
+                _link_or_copy(f, tmp / f.name)
+            _fsync(tmp)
+            _swap(tmp, final, token)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        shutil.rmtree(home, ignore_errors=True)
+        return PartitionInfo(rows=rows, files=len(files), location=str(final))
 
     def _write_files(self, folder: Path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> tuple[int, int]:
         rows = 0

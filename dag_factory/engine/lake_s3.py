@@ -63,6 +63,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
+from dag_factory.engine import lake_s3_parts
 from dag_factory.engine.aws import AwsContext
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.lake import ROWS_PER_FILE, LoadsFrom, PartitionInfo, S3Partition, validate_ds, validate_lake_path
@@ -311,6 +312,16 @@ class S3Lake:
             if writer is not None:
                 writer.close()
                 os.unlink(local)
+
+    # -- parallel extraction (several writers, one publish): engine/lake_s3_parts.py --
+    def clear_parts(self, path: str, ds: str) -> None:
+        lake_s3_parts.clear_parts(self, path, ds)
+
+    def write_part(self, path: str, ds: str, index: int, schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> PartitionInfo:
+        return lake_s3_parts.write_part(self, path, ds, index, schema, batches)
+
+    def commit_parts(self, path: str, ds: str, parts: int) -> PartitionInfo:
+        return lake_s3_parts.commit_parts(self, path, ds, parts)
 
     def has_partition(self, path: str, ds: str) -> bool:
         return self._manifest(path, ds) is not None

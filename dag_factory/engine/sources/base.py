@@ -25,6 +25,9 @@ class Reader(Protocol):
 
     def read(self, source: Source, load: Load, interval: Interval) -> Raw: ...
 
+    # sql readers also take `part=` (a PartRange, engine/parallel.py) in read() and answer
+    # column_range(source, load, interval, column) -> (min, max) for planning the parts
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Reader: ...

@@ -31,6 +31,7 @@ from dag_factory.engine import mysql_arrow
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import split_table, validate_identifier
 from dag_factory.engine.overlap import read_ahead
+from dag_factory.engine.parallel import PartRange, part_where
 from dag_factory.engine.sources.base import cursor_column, expect, render_query, template_values
 from dag_factory.engine.sources.raw import NativeColumn, RowStream
 from dag_factory.errors import ConnectionConfigError, EngineError
@@ -138,11 +139,28 @@ class MysqlSource:
             params += [_naive_utc(interval.start_utc), _naive_utc(interval.end_utc)]
         return sql, params
 
-    def read(self, source: Source, load: Load, interval: Interval) -> RowStream:
+    def column_range(self, source: Source, load: Load, interval: Interval, column: str) -> tuple[object, object]:
+        """min and max of `column` within the selection (planning parallel parts)."""
+        import pymysql
+
+        sql, params = self.selection(expect(source, SqlSource, self), load, interval)
+        c = quote_mysql(column)
+        try:
+            with self._connection().cursor() as cur:
+                cur.execute(f"SELECT min({c}), max({c}) FROM ({sql}) AS s", tuple(params))
+                row = cur.fetchone()
+        except pymysql.MySQLError as e:
+            raise EngineError(f"source {self.conn}: cannot plan the parallel parts on {column!r}: {e}") from None
+        return (row[0], row[1]) if row else (None, None)
+
+    def read(self, source: Source, load: Load, interval: Interval, part: PartRange | None = None) -> RowStream:
         import pymysql
 
         sql_source = expect(source, SqlSource, self)
         sql, params = self.selection(sql_source, load, interval)
+        if part is not None:  # one range of a parallel extract (datetimes as UTC wall clock, as above)
+            cond, more = part_where(part, quote_mysql(part.column), "%s", _naive_utc)
+            sql, params = f"SELECT * FROM ({sql}) AS p WHERE {cond}", params + more
         db = self._connection()
         try:
             with db.cursor() as cur:

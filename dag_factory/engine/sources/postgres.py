@@ -19,6 +19,7 @@ from dag_factory.engine import pg_arrow
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import quote_ident
 from dag_factory.engine.overlap import read_ahead
+from dag_factory.engine.parallel import PartRange, part_where
 from dag_factory.engine.pgconn import _PASSTHROUGH_EXTRA, connect_postgres
 from dag_factory.engine.sources.base import base_select, cursor_column, expect, render_query, template_values
 from dag_factory.engine.sources.raw import ArrowStream, NativeColumn
@@ -63,8 +64,21 @@ class PostgresSource:
             params += [interval.start_utc, interval.end_utc]
         return sql, params
 
-    def read(self, source: Source, load: Load, interval: Interval) -> ArrowStream:
+    def column_range(self, source: Source, load: Load, interval: Interval, column: str) -> tuple[object, object]:
+        """min and max of `column` within the selection (planning parallel parts)."""
         sql, params = self.selection(expect(source, SqlSource, self), load, interval)
+        c = quote_ident(column)
+        try:
+            row = self._connection().execute(f"SELECT min({c}), max({c}) FROM ({sql}) AS s", params).fetchone()
+        except psycopg.Error as e:
+            raise EngineError(f"source {self.conn}: cannot plan the parallel parts on {column!r}: {e}") from e
+        return (row[0], row[1]) if row else (None, None)
+
+    def read(self, source: Source, load: Load, interval: Interval, part: PartRange | None = None) -> ArrowStream:
+        sql, params = self.selection(expect(source, SqlSource, self), load, interval)
+        if part is not None:  # one range of a parallel extract
+            cond, more = part_where(part, quote_ident(part.column), "%s")
+            sql, params = f"SELECT * FROM ({sql}) AS p WHERE {cond}", params + more
         pg = self._connection()
         try:
             cur = pg.execute(f"SELECT * FROM ({sql}) AS s LIMIT 0", params)

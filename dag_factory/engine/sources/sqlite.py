@@ -24,6 +24,7 @@ from dag_factory.config.model import Load, Source, SqlSource
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import quote_ident, split_table
+from dag_factory.engine.parallel import PartRange, part_where
 from dag_factory.engine.sources.base import (
     base_select,
     cursor_column,
@@ -113,10 +114,26 @@ class SqliteSource:
             raise EngineError(f"source {self.conn}: {what} has no column(s) {missing}; it has {list(by_name)}")
         return [(c, by_name[c]) for c in wanted] if wanted else rows
 
-    def read(self, source: Source, load: Load, interval: Interval) -> RowStream:
+    def column_range(self, source: Source, load: Load, interval: Interval, column: str) -> tuple[object, object]:
+        """min and max of `column` within the selection (SQLite: an integer column; its
+        timestamps are text, so a timestamp range works only as the incremental cursor)."""
+        sql, params = self.selection(expect(source, SqlSource, self), load, interval)
+        c = quote_ident(column)
+        try:
+            row = self._connection().execute(f"SELECT min({c}), max({c}) FROM ({sql}) AS s", params).fetchone()
+        except sqlite3.Error as e:
+            raise EngineError(f"source {self.conn}: cannot plan the parallel parts on {column!r}: {e}") from e
+        return (row[0], row[1]) if row else (None, None)
+
+    def read(self, source: Source, load: Load, interval: Interval, part: PartRange | None = None) -> RowStream:
         sql_source = expect(source, SqlSource, self)
         declared = dict(self._declared_types(sql_source, load))
         sql, params = self.selection(sql_source, load, interval)
+        if part is not None:  # one range of a parallel extract
+            conv = lambda v: utc_naive_text(v) if isinstance(v, datetime) else v  # noqa: E731
+            cmp = "julianday({c}) {op} julianday({ph})" if isinstance(part.lo or part.hi, datetime) else "{c} {op} {ph}"
+            cond, more = part_where(part, quote_ident(part.column), "?", conv, cmp)
+            sql, params = f"SELECT * FROM ({sql}) AS p WHERE {cond}", params + more
         cur = self._connection().cursor()
         try:
             cur.execute(sql, params)
