@@ -126,6 +126,12 @@ def _warehouse_rules(
             f"{name} cannot merge by key (that needs Iceberg's MERGE INTO)",
             "drop primary_key: each run then replaces its own interval's partition",
         )
+    if p.load.lookback and caps.publishes_from_lake:
+        add(
+            ("load", "lookback"),
+            f"{name} keeps one lake partition per interval, so a lookback's re-read rows would sit in two",
+            "drop lookback for this environment (or load into a warehouse that replaces the widened window)",
+        )
     if p.load.mode == "incremental" and caps.min_incremental_interval and p.schedule:
         interval = interval_for_date(p.schedule, p.timezone, p.start_date)
         if interval.end - interval.start < caps.min_incremental_interval:

@@ -142,3 +142,26 @@ def test_new_adds_the_s3_lake_an_environment_needs_and_its_file_lints_clean(exam
     assert "environments:\n  prod:" in text and "    lake: {conn_id: s3_lake, path: raw/shop_refunds}" in text
     capsys.readouterr()
     assert _lint(examples, monkeypatch, capsys) == (0, [])
+
+
+def test_history_and_lookback_against_what_each_warehouse_declares(examples, monkeypatch, capsys):
+    """Issue 12: history is declared by DuckDB and PostgreSQL only (prod here is Redshift);
+    a lookback would put re-read rows in two of Athena's ds partitions."""
+    connections = examples / "pipelines/_connections.yaml"
+    connections.write_text(connections.read_text() + "      athena: aws\n")
+    path = examples / "pipelines/shop_customers.yaml"
+    text = path.read_text()
+    start = text.index("load:")
+    end = text.index("\n", text.index("mode:", start))
+    path.write_text(text[:start] + "load:\n  mode: history\n  primary_key: [id]" + text[end:])
+    orders = examples / "pipelines/shop_orders.yaml"
+    lake = "    lake: {conn_id: s3_lake, path: raw/shop/orders}"
+    text = orders.read_text().replace("  primary_key: [id]", "  lookback: 2h")
+    orders.write_text(text.replace(lake, f"    target: {{conn_id: athena}}\n{lake}"))
+    rc, lines = _lint(examples, monkeypatch, capsys)
+    assert rc == 1
+    out = "\n".join(lines)
+    assert "shop_customers.yaml" in out and "a Redshift target 'redshift'" in out and "cannot load mode history" in out
+    assert "an Athena target 'athena'" in out and "a lookback's re-read rows would sit in two" in out
+    local = [line for line in lines if "(in environment 'local')" in line]
+    assert local == [], local  # DuckDB takes both
