@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, TaskGroup
+from airflow.sdk import DAG, Asset, BaseOperator, CronDataIntervalTimetable, TaskGroup
 from airflow.sdk.definitions.asset import BaseAsset
 
 # the same classes airflow.sdk exports; its type stub (3.3.2) leaves them out
@@ -20,9 +20,18 @@ from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from dag_factory.airflow.alerts import PipelineNotifier, deadline_missed
 from dag_factory.airflow.docs import doc_md, fenced
-from dag_factory.airflow.operators import CheckOperator, ConfigErrorOperator, ExtractOperator, PublishOperator, StageOperator
+from dag_factory.airflow.operators import (
+    CheckOperator,
+    CommitPartsOperator,
+    ConfigErrorOperator,
+    ExtractOperator,
+    ExtractPartOperator,
+    PlanPartsOperator,
+    PublishOperator,
+    StageOperator,
+)
 from dag_factory.airflow.pools import publish_pool
-from dag_factory.config.describe import dag_tags, lake_label, mode_line, staged_from
+from dag_factory.config.describe import dag_tags, lake_label, mode_line, parallel_text, staged_from
 from dag_factory.config.loader import FileError
 from dag_factory.config.model import FileSource, Pipeline
 from dag_factory.config.schedules import cron_of
@@ -66,6 +75,33 @@ def _validate_timetable(schedule: str | None, tz: str) -> None:
         CronDataIntervalTimetable(cron_of(schedule), timezone=tz).validate()
 
 
+def _parallel_extract(p: Pipeline, dag: DAG, source_name: str, lake_name: str) -> tuple[BaseOperator, BaseOperator]:
+    """plan -> N mapped parts (dynamic task mapping over the plan's XCom) -> commit: (plan, commit)."""
+    plan = PlanPartsOperator(
+        task_id="plan",
+        task_display_name=f"Plan {parallel_text(p)} of {source_name}",
+        doc_md="Fixes the ranges of the parts for the run's interval; every part reads its range from here.",
+        pipeline=p,
+        dag=dag,
+    )
+    parts = ExtractPartOperator.partial(
+        task_id="to_lake",
+        task_display_name=f"Extract a part of {source_name} -> {lake_name}",
+        doc_md="One range of the source into its own part files; a failed part retries alone.",
+        pipeline=p,
+        dag=dag,
+    ).expand(part=plan.output)
+    commit = CommitPartsOperator(
+        task_id="commit",
+        task_display_name=f"Commit the parts into {lake_name}",
+        doc_md="Publishes all parts as the interval's partition at once: readers see all of them or the previous one.",
+        pipeline=p,
+        dag=dag,
+    )
+    parts >> commit
+    return plan, commit
+
+
 def build_dag(p: Pipeline) -> DAG:
     zone = ZoneInfo(p.timezone)
     default_args: dict[str, Any] = {
@@ -95,13 +131,16 @@ def build_dag(p: Pipeline) -> DAG:
     extract = None
     if not p.in_warehouse:
         with TaskGroup("extract", tooltip=f"{p.source.conn_id} -> {lake_name}", dag=dag):
-            extract = ExtractOperator(
-                task_id="to_lake",
-                task_display_name=f"Extract {source_name} -> {lake_name}",
-                doc_md=f"Reads `{p.source.conn_id}`.`{source_name}` for the run's interval and writes Parquet to {lake_name}.",
-                pipeline=p,
-                dag=dag,
-            )
+            if parallel_text(p):
+                first, extract = _parallel_extract(p, dag, source_name, lake_name)
+            else:
+                extract = first = ExtractOperator(
+                    task_id="to_lake",
+                    task_display_name=f"Extract {source_name} -> {lake_name}",
+                    doc_md=f"Reads `{p.source.conn_id}`.`{source_name}` for the run's interval and writes Parquet to {lake_name}.",
+                    pipeline=p,
+                    dag=dag,
+                )
             wait = p.source.wait if isinstance(p.source, FileSource) else None
             if wait is not None:  # a file source whose files may arrive late
                 from dag_factory.airflow.sensors import FilesSensor
@@ -117,7 +156,7 @@ def build_dag(p: Pipeline) -> DAG:
                     retries=0,
                     dag=dag,
                 )
-                sensor >> extract
+                sensor >> first
     # checks nest inside `load` (load.stage -> load.checks.* -> load.publish): a sibling
     # `checks` group between two `load` tasks makes the UI's group sort see a cycle.
     with TaskGroup("load", tooltip=f"stage, check, then publish into {p.target.table}", dag=dag) as load_group:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from dag_factory.cli.common import find_pipeline, pipelines_dir
-from dag_factory.config.describe import source_table, staged_from, target_text, task_ids
+from dag_factory.config.describe import parallel_text, source_table, staged_from, target_text, task_ids
 from dag_factory.config.model import FileSource, Pipeline
 from dag_factory.config.schedules import cron_of
 
@@ -44,7 +44,12 @@ def task_lines(p: Pipeline) -> list[str]:
                 what = f"{p.source.conn_id}.{source_table(p) or '(query)'}"
             else:  # http endpoint or file path
                 what = f"{p.source.conn_id}: {p.source.type} {p.source.label}"
-            lines.append(f"{task_id}   {what} -> {lake}")
+            parts = parallel_text(p)
+            lines.append(f"{task_id}   {what} -> {lake}" + (f" ({parts}, one mapped task each)" if parts else ""))
+        elif task_id == "extract.plan":
+            lines.append(f"{task_id}      the parts' ranges of {source_table(p) or '(query)'} for the interval")
+        elif task_id == "extract.commit":
+            lines.append(f"{task_id}    all parts -> the interval's partition, atomically")
         elif task_id == "load.stage":
             lines.append(f"{task_id}        -> staging table beside {p.target.table} ({staged_from(p)})")
         elif task_id in checks:

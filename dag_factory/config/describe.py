@@ -138,13 +138,26 @@ def waits_for_files(p: Pipeline) -> bool:
 
 
 def task_ids(p: Pipeline) -> list[str]:
-    """The task ids dag_factory.airflow.builder creates, in flow order."""
+    """The task ids dag_factory.airflow.builder creates, in flow order (a parallel extract's
+    `extract.to_lake` is one mapped task with `parts` instances)."""
     ids = []
     if not p.in_warehouse:
         if waits_for_files(p):
             ids.append("extract.wait_for_files")
+        if isinstance(p.source, SqlSource) and p.source.parallel:  # plan, N mapped parts, commit
+            return [*ids, "extract.plan", "extract.to_lake", "extract.commit", *_load_ids(p)]
         ids.append("extract.to_lake")
-    return [*ids, "load.stage", *(f"load.checks.{c.name}" for c in p.checks), "load.publish"]
+    return [*ids, *_load_ids(p)]
+
+
+def _load_ids(p: Pipeline) -> list[str]:
+    return ["load.stage", *(f"load.checks.{c.name}" for c in p.checks), "load.publish"]
+
+
+def parallel_text(p: Pipeline) -> str | None:
+    """`4 parts by id` for a parallel extract (the mapped task's name), else None."""
+    s = p.source
+    return f"{s.parallel.parts} parts by {s.parallel.column}" if isinstance(s, SqlSource) and s.parallel else None
 
 
 def dag_tags(p: Pipeline) -> list[str]:
