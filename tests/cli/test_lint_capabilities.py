@@ -165,3 +165,36 @@ def test_history_and_lookback_against_what_each_warehouse_declares(examples, mon
     assert "an Athena target 'athena'" in out and "a lookback's re-read rows would sit in two" in out
     local = [line for line in lines if "(in environment 'local')" in line]
     assert local == [], local  # DuckDB takes both
+
+
+def test_local_staging_with_distributed_workers_per_environment(tmp_path, monkeypatch, capsys):
+    """`workers: distributed` under one environment: a pipeline without a lake (local staging)
+    fails there, named at file:line with the fix, and passes where workers are local."""
+    write(
+        tmp_path / "pipelines/_connections.yaml",
+        """
+        connections: {shop_db: postgres, wh: postgres, s3: aws}
+        environments:
+          prod:
+            workers: distributed
+        """,
+    )
+    write(
+        tmp_path / "pipelines/orders_copy.yaml",
+        """
+        version: 1
+        name: orders_copy
+        source: {type: sql, conn_id: shop_db, table: orders}
+        load: {mode: full_refresh}
+        target: {conn_id: wh, table: analytics.orders}
+        """,
+    )
+    rc, lines = _lint(tmp_path, monkeypatch, capsys)
+    assert (rc, lines) == (0, [])  # `local` has no workers key: one machine, local staging is fine
+    rc, lines = _lint(tmp_path, monkeypatch, capsys, "prod")
+    assert rc == 1
+    assert lines == [
+        "pipelines/orders_copy.yaml:2:1: workers are distributed here, and without a lake the extracted rows stay on "
+        "the worker that extracted them (in environment 'prod') [name] "
+        "(add lake: {conn_id: <an aws connection>, path: raw/...} under environments.prod)"
+    ]
