@@ -188,3 +188,29 @@ def test_s3_lake_parts_publish_once(pg_server, moto_aws) -> None:  # noqa: F811
         keys = [o["Key"] for o in moto_aws.client("s3").list_objects_v2(Bucket=bucket, Prefix="raw/par/").get("Contents", ())]
         assert not [k for k in keys if "/_parts/" in k]
         assert len([k for k in keys if "/ds=2024-03-02/" in k]) == 3
+
+
+def test_mariadb_source_parts_equal_one_extract(maria, tmp_path: Path) -> None:
+    """The MySQL reader's part filter (UTC wall-clock datetimes, as its interval filter)."""
+    lake = ConnInfo("lake", "fs", extra={"path": str(tmp_path / "lake")})
+    with maria.fresh_database() as db:
+        with maria.connect(db) as c, c.cursor() as cur:
+            cur.execute("CREATE TABLE orders (id bigint PRIMARY KEY, grp int NULL, note varchar(20), updated_at datetime(6))")
+            cur.executemany(
+                "INSERT INTO orders VALUES (%s, %s, %s, %s)",
+                [
+                    (i, None if i % 7 == 0 else i % 9, f"n{i}", datetime(2024, 3, 1) + timedelta(seconds=i * 40))
+                    for i in range(1, 2001)
+                ],
+            )
+            c.commit()
+        src = maria.conninfo(db, "src")
+        for column, load_ in (("id", Load("snapshot")), ("grp", Load("full_refresh")), ("updated_at", LOADS["incremental"])):
+            single = pipeline(f"single_{column}", load_, src, None)
+            par = pipeline(f"par_{column}", load_, src, Parallel(column, 3))
+            one = extract(single, day(1), src, lake)
+            parts = extract(par, day(1), src, lake)
+            local = LocalLake(tmp_path / "lake")
+            got = local.read_partition(par.lake.path, day(1).partition).read_all().sort_by("id")
+            want = local.read_partition(single.lake.path, day(1).partition).read_all().sort_by("id")
+            assert parts.rows == one.rows > 0 and got.equals(want), column
