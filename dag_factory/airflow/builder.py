@@ -198,9 +198,10 @@ def build_dag(p: Pipeline) -> DAG:
             stage >> publish
     if extract is not None:
         extract >> stage
-    _validate_timetable(p.schedule, p.timezone)  # what dag.validate() would check, once per cron
-    dag.validate_setup_teardown()
-    dag.check_cycle()
+    # What dag.validate() would check, once per cron. No check_cycle() or setup/teardown check
+    # here (~3% of our parse): the graph above is a fixed chain (wait -> extract -> stage ->
+    # checks -> publish) with no setup/teardown tasks, and DagBag runs both again anyway.
+    _validate_timetable(p.schedule, p.timezone)
     return dag
 
 

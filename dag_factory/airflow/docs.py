@@ -13,6 +13,7 @@ __all__ = ["code", "doc_md", "fenced", "md", "mode_line", "schedule_in_words"]
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 _BLOCK_START = re.compile(r"^(\d*)([#>+=.)-])")
+_BACKTICKS = re.compile("`+")
 
 
 def md(text: object) -> str:
@@ -25,7 +26,7 @@ def md(text: object) -> str:
 def code(text: object) -> str:
     """A YAML value as inline code, with a fence longer than any backtick run inside it."""
     value = " ".join(str(text).split())
-    fence = "`" * (max((len(r) for r in re.findall("`+", value)), default=0) + 1)
+    fence = "`" * (max((len(r) for r in _BACKTICKS.findall(value)), default=0) + 1) if "`" in value else "`"
     pad = " " if value.startswith("`") or value.endswith("`") else ""
     return f"{fence}{pad}{value}{pad}{fence}"
 

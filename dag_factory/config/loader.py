@@ -84,6 +84,18 @@ class _DefaultsCache:
     def __init__(self) -> None:
         self._docs: dict[Path, LocatedDoc | ConfigError | None] = {}
         self._raw: dict[Path, bytes | None] = {}
+        self._real: dict[Path, Path] = {}
+
+    def real(self, path: Path) -> Path:
+        """path.resolve(), with folders resolved once per load (each resolve is an lstat per
+        path component, for every one of thousands of files in a few folders)."""
+        if path not in self._real:
+            self._real[path] = path.resolve()
+        return self._real[path]
+
+    def real_folder(self, path: Path) -> Path:
+        """path.resolve().parent: a symlinked file resolves to its target's folder."""
+        return path.resolve().parent if os.path.islink(path) else self.real(path.parent)
 
     def raw_chain(self, root: Path, folder: Path) -> list[tuple[str, bytes]]:
         """(path, bytes) of the defaults files that apply: what a cache key depends on."""
@@ -238,7 +250,7 @@ def _load_one(
         except OSError:
             raw = None
         if raw is not None:
-            key = cache.key(shown, raw, env, defaults.raw_chain(root.resolve(), path.resolve().parent))
+            key = cache.key(shown, raw, env, defaults.raw_chain(defaults.real(root), defaults.real_folder(path)))
             entry = cache.get(key)
             if entry is not None:
                 data = entry["data"]
@@ -251,7 +263,7 @@ def _load_one(
     if not isinstance(doc.data, dict):
         kind = "a list" if isinstance(doc.data, list) else f"a {type(doc.data).__name__}"
         raise ConfigError([Problem(shown, 1, 1, f"a pipeline file must be a mapping of keys, not {kind}")])
-    chain = defaults.chain(root.resolve(), path.resolve().parent)
+    chain = defaults.chain(defaults.real(root), defaults.real_folder(path))
     data, marks = merge_layers(chain, doc, env)
     problems = schema_problems(data, marks, shown) + semantic_problems(data, marks, path, shown)
     if not problems and key is not None and cache is not None:
