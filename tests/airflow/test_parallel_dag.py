@@ -13,6 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from dag_factory.config.describe import task_ids
+from dag_factory.config.loader import load_pipeline
 from tests.support.postgres import PgServer, postgres_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,6 +102,9 @@ def test_mapped_parts_exist_run_and_load_every_row(tmp_path: Path, pg: PgServer,
             "TASKS ['extract.commit', 'extract.plan', 'extract.to_lake', 'load.checks.row_count', 'load.publish', 'load.stage']"
             in out.stdout
         )
+        p = load_pipeline(pipelines / "big_orders.yaml", pipelines, "local")
+        assert f"TASKS {sorted(task_ids(p))}" in out.stdout  # describe (show, diff, docs) names the same tasks
+        assert task_ids(p)[:3] == ["extract.plan", "extract.to_lake", "extract.commit"]
         assert "UPSTREAM ['extract.commit'] ['extract.to_lake']" in out.stdout
         assert "MAPPED MappedOperator" in out.stdout
         parts = [line.split() for line in out.stdout.splitlines() if line.startswith("TI extract.to_lake")]
