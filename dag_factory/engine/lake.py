@@ -83,6 +83,10 @@ class Lake(Protocol):
         """The published partition for warehouses that read it themselves (when serves has s3_partition)."""
         ...
 
+    def local_partition(self, path: str, ds: str) -> LocalPartition:
+        """The partition's local files for warehouses that read Parquet themselves (when serves has local_files)."""
+        ...
+
     def clear_parts(self, path: str, ds: str) -> None:
         """Parallel extraction: drop an earlier run's parts of `ds` (before the parts are written)."""
         ...

@@ -66,7 +66,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dag_factory.engine import lake_s3_parts
 from dag_factory.engine.aws import AwsContext
 from dag_factory.engine.connections import ConnInfo
-from dag_factory.engine.lake import ROWS_PER_FILE, LoadsFrom, PartitionInfo, S3Partition, validate_ds, validate_lake_path
+from dag_factory.engine.lake import (
+    ROWS_PER_FILE,
+    LoadsFrom,
+    LocalPartition,
+    PartitionInfo,
+    S3Partition,
+    validate_ds,
+    validate_lake_path,
+)
 from dag_factory.errors import ConnectionConfigError, EngineError
 
 MANIFEST_DIR = "_manifests"
@@ -325,6 +333,10 @@ class S3Lake:
 
     def has_partition(self, path: str, ds: str) -> bool:
         return self._manifest(path, ds) is not None
+
+    def local_partition(self, path: str, ds: str) -> LocalPartition:
+        """Never asked: an S3 lake does not serve local_files (see serves)."""
+        raise EngineError(f"lake {self.bucket}: partition {path}/ds={ds} is in S3, not in local files")
 
     def partition(self, path: str, ds: str) -> S3Partition:
         """The published partition `ds` (EngineError naming it when it was never written)."""

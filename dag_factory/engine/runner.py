@@ -177,7 +177,7 @@ def _lake_input(
         )
     if way == "s3_partition":  # the warehouse reads the files itself: no rows pass through here
         return lake.partition(lake_path(pipeline), interval.partition)
-    if way == "local_files" and isinstance(lake, LocalLake):  # likewise, from local Parquet files (DuckDB)
+    if way == "local_files":  # likewise, from local Parquet files (DuckDB)
         part = lake.local_partition(lake_path(pipeline), interval.partition)
         if progress is not None:
             progress(part.rows)

@@ -8,10 +8,12 @@ import subprocess
 import sys
 from datetime import datetime
 from decimal import Decimal
+from typing import get_args
 
 import pyarrow as pa
 import pytest
 
+from dag_factory.engine.lake import LoadsFrom
 from dag_factory.engine.warehouses import Warehouse, capabilities_for
 from dag_factory.engine.warehouses.capabilities import WAREHOUSES
 from dag_factory.engine.warehouses.sql import SqlWarehouse
@@ -29,7 +31,7 @@ def test_every_warehouse_implements_the_whole_interface(kind):
     # what the flow relies on between capabilities
     assert caps.runs_checks <= caps.stages_table
     assert caps.publishes_from_lake != caps.stages_table
-    assert caps.loads_from and set(caps.loads_from) <= {"stream", "s3_partition"}
+    assert caps.loads_from and set(caps.loads_from) <= set(get_args(LoadsFrom))
 
 
 def test_capabilities_need_no_driver_and_name_connection_kinds():
