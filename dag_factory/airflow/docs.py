@@ -14,13 +14,18 @@ __all__ = ["code", "doc_md", "fenced", "md", "mode_line", "schedule_in_words"]
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 _BLOCK_START = re.compile(r"^(\d*)([#>+=.)-])")
 _BACKTICKS = re.compile("`+")
+_BLOCK_FIRST = frozenset("0123456789#>+=.)-")
+# json.dumps(value, default=str) builds a new encoder per call; one encoder serves every value
+_JSON = json.JSONEncoder(default=str).encode
 
 
 def md(text: object) -> str:
     """A YAML value as literal Markdown text: `shop_db.customers_x` must not turn into emphasis,
     `<b>` must not become HTML, `|` must not split a table cell, a leading `#` is no heading."""
-    value = _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-    return _BLOCK_START.sub(r"\1\\\2", value)
+    value = " ".join(str(text).split())
+    if _MD_SPECIAL.search(value):
+        value = _MD_SPECIAL.sub(r"\\\1", value)
+    return _BLOCK_START.sub(r"\1\\\2", value) if value[:1] in _BLOCK_FIRST else value
 
 
 def code(text: object) -> str:
@@ -83,7 +88,7 @@ def doc_md(pipeline: Pipeline) -> str:
     if query:
         lines += ["", "**Source query:**", *fenced(query.strip(), "sql")]
     # one key per line, each value by the C JSON encoder: readable, and cheap at parse time
-    resolved = [f"{key}: {json.dumps(value, default=str)}" for key, value in p.resolved.items()]
+    resolved = [f"{key}: {_JSON(value)}" for key, value in p.resolved.items()]
     body = "\n".join(resolved)
     lines += ["", f"<details><summary>Resolved config ({md(p.env)})</summary>", "", *fenced(body), "</details>"]
     return "\n".join(lines)

@@ -85,6 +85,7 @@ class _DefaultsCache:
         self._docs: dict[Path, LocatedDoc | ConfigError | None] = {}
         self._raw: dict[Path, bytes | None] = {}
         self._real: dict[Path, Path] = {}
+        self._chains: dict[tuple[Path, Path], list[tuple[str, bytes]]] = {}
 
     def real(self, path: Path) -> Path:
         """path.resolve(), with folders resolved once per load (each resolve is an lstat per
@@ -98,7 +99,13 @@ class _DefaultsCache:
         return path.resolve().parent if os.path.islink(path) else self.real(path.parent)
 
     def raw_chain(self, root: Path, folder: Path) -> list[tuple[str, bytes]]:
-        """(path, bytes) of the defaults files that apply: what a cache key depends on."""
+        """(path, bytes) of the defaults files that apply: what a cache key depends on.
+        Computed once per folder: thousands of files share a few."""
+        if (root, folder) not in self._chains:
+            self._chains[(root, folder)] = self._raw_chain(root, folder)
+        return self._chains[(root, folder)]
+
+    def _raw_chain(self, root: Path, folder: Path) -> list[tuple[str, bytes]]:
         out = []
         for f in self._folders(root, folder):
             path = f / DEFAULTS_FILE
