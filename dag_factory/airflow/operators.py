@@ -31,7 +31,8 @@ class _PipelineOperator(BaseOperator):
         super().__init__(**kwargs)
         self.pipeline = pipeline
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> dict[str, Any] | list[dict[str, Any]]:
+        """The step's XCom: its summary, or the planned parts of a parallel extract."""
         try:
             return self.run_step(context)
         except Exception as exc:
@@ -42,7 +43,7 @@ class _PipelineOperator(BaseOperator):
                 self.log.error("dag_factory: %s", located_text(exc))
             raise
 
-    def run_step(self, context: Any) -> dict[str, Any]:
+    def run_step(self, context: Any) -> dict[str, Any] | list[dict[str, Any]]:
         raise NotImplementedError
 
     def _progress(self, what: str):
@@ -88,7 +89,7 @@ class PlanPartsOperator(_PipelineOperator):
 
     ui_color = "#d6eaf8"
 
-    def run_step(self, context: Any) -> list[dict[str, Any]]:  # type: ignore[override]
+    def run_step(self, context: Any) -> list[dict[str, Any]]:
         from dag_factory.airflow.connections import aws_context, resolve
         from dag_factory.engine import runner
 

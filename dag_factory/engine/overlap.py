@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 _DONE = object()
@@ -55,7 +55,7 @@ def read_ahead(items: Iterable[T], depth: int = 2, name: str = "dagf-read-ahead"
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item  # type: ignore[misc]
+            yield cast(T, item)  # the queue holds items, _DONE and exceptions; the other two are handled above
     finally:
         stop.set()
         thread.join()

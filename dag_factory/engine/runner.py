@@ -130,7 +130,7 @@ def plan_parts(
             plan = interval_ranges(column, parts, window)
         else:
             with open_source(source_conn, source.type, aws) as reader:
-                lo, hi = reader.column_range(source, pipeline.load, window, column)  # type: ignore[attr-defined]
+                lo, hi = reader.column_range(source, pipeline.load, window, column)  # type: ignore[attr-defined]  # sql readers only (parallel_of)
             plan = ranges(column, parts, lo, hi)
         open_lake(lake_conn, aws).clear_parts(lake_path(pipeline), interval.partition)
     return plan
@@ -151,7 +151,7 @@ def extract_part(
         lake = open_lake(lake_conn, aws)
         with open_source(source_conn, pipeline.source.type, aws) as reader:
             window = window_of(pipeline, interval)
-            raw = reader.read(pipeline.source, pipeline.load, window, part=part)  # type: ignore[call-arg]
+            raw = reader.read(pipeline.source, pipeline.load, window, part=part)  # type: ignore[call-arg]  # sql readers only (parallel_of)
             schema, batches = normalize(raw, pipeline.source, pipeline.load, window)
             return lake.write_part(lake_path(pipeline), interval.partition, part.index, schema, _counted(batches, progress))
 
