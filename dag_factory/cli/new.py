@@ -41,6 +41,14 @@ def _interactive() -> bool:
         return False
 
 
+def _yes_no(answer: str) -> bool:
+    if answer.lower() in ("y", "yes"):
+        return True
+    if answer.lower() in ("n", "no"):
+        return False
+    raise UsageError("answer y or n")
+
+
 def _ask(label: str, check, default: str | None = None, attempts: int = 5):
     """Prompt until `check(answer)` accepts (Enter takes the default)."""
     for _ in range(attempts):
@@ -132,6 +140,9 @@ def build_spec(args, interactive: bool) -> Spec:
                 file=sys.stderr,
             )
         start_date = _ask("start_date (YYYY-MM-DD)", check_date, date.today().isoformat())
+    load_history = None
+    if wizard and values["mode"] == "incremental":
+        load_history = _ask("load the rows from before start_date once, after the merge? (y/n)", _yes_no, "y")
     (source_conn, source_table), (target_conn, target_table) = values["source"], values["target"]
     lake_path = check_lake_path(args.lake_path) if args.lake_path else None
     if wizard and lake_path is None and args.lake_path is None and source_conn != target_conn:
@@ -161,6 +172,7 @@ def build_spec(args, interactive: bool) -> Spec:
         start_date=start_date,
         columns=[c.name for c in info.columns] if info else [],
         first_day=_first_day(looked, cursor) if looked and values["mode"] == "incremental" and cursor else None,
+        load_history=load_history,
     )
 
 

@@ -54,6 +54,7 @@ class Spec:
     start_date: str | None = None
     columns: list[str] = field(default_factory=list)  # the source table's, when `new` could look
     first_day: str | None = None  # the day of the oldest cursor value, when `new` could look
+    load_history: bool | None = None  # the wizard's answer; None when nobody was asked
 
 
 # ---------------------------------------------------------------- value parsing
@@ -257,9 +258,16 @@ def history_note(s: Spec, today: date) -> list[str]:
         if s.first_day
         else "FIRST_DAY = the first day with data"
     )
+    when = (
+        "You chose to load them: after the merge, run once"
+        if s.load_history
+        else "You chose not to load them now; to load them later"
+        if s.load_history is False
+        else "To load them once"
+    )
     return [
         f"  history: the schedule loads from start_date {start.isoformat()} on; rows whose {s.cursor} is earlier are not loaded.",
-        f"  To load them once ({found}), run:",
+        f"  {when} ({found}):",
         f"    dag-factory run {s.name} --from {first} --to {last} --one-pass",
         "  (--one-pass: one query for the whole range; leave it out to run day by day)",
     ]

@@ -170,6 +170,7 @@ def test_prompts_for_what_is_missing_in_a_terminal(repo, monkeypatch, capsys):
             "id",  # primary key
             "",  # schedule: default @daily
             "2024-01-01",  # start_date
+            "",  # load the history once: default yes
             "raw/shop/refunds",  # lake path
         ]
     )

@@ -49,6 +49,8 @@ def test_new_asks_for_what_is_missing_and_explains_the_history(repo, terminal):
         ("schedule", ""),  # Enter: @daily
         ("rows with an earlier updated_at arrive only through a backfill", None),
         ("start_date (YYYY-MM-DD)", "2024-03-01"),
+        ("load the rows from before start_date once", "maybe"),  # refused: y or n
+        ("answer y or n", "y"),
         ("lake path", ""),
     ]
     at = 0
@@ -57,6 +59,7 @@ def test_new_asks_for_what_is_missing_and_explains_the_history(repo, terminal):
         if answer is not None:
             terminal.type(answer)
     at = terminal.wait_for("wrote pipelines/shop_refunds.yaml", at)
+    at = terminal.wait_for("You chose to load them: after the merge, run once", at)
     terminal.wait_for("dag-factory run shop_refunds --from FIRST_DAY --to 2024-02-29", at)
 
     pipeline = load_pipelines(repo / "pipelines").pipelines["shop_refunds"]

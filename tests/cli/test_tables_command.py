@@ -104,12 +104,14 @@ def test_new_proposes_cursor_key_and_columns_from_the_source(demo_repo, tmp_path
             ("primary key columns, comma-separated (Enter: id) [id]", ""),  # proposed: Enter
             ("schedule", ""),
             ("start_date (YYYY-MM-DD)", "2024-03-01"),
+            ("load the rows from before start_date once", "n"),
             ("lake path", ""),
         ]:
             at = term.wait_for(prompt, at)
             term.type(answer)
         at = term.wait_for("wrote pipelines/shop_refunds.yaml", at)
         # the history command starts at the day of the oldest updated_at in the source
+        at = term.wait_for("You chose not to load them now; to load them later", at)
         term.wait_for("the oldest updated_at in shop_db.orders is 2024-02-29", at)
         term.wait_for("dag-factory run shop_refunds --from 2024-02-29 --to 2024-02-29", at)
     finally:
