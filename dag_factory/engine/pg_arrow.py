@@ -113,8 +113,8 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema, where: str) -> pa.RecordB
     for i, f in enumerate(schema):
         col = batch.column(i)
         if col.type != f.type:
-            if isinstance(col.type, pa.ExtensionType) or hasattr(col.type, "storage_type"):
-                col = col.storage if hasattr(col, "storage") else col
+            if isinstance(col, pa.ExtensionArray):  # the driver tags some types (opaque, uuid, json): cast their storage
+                col = col.storage
             try:
                 col = pc.cast(col, f.type)  # safe cast: raises instead of rounding or overflowing
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
