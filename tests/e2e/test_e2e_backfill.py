@@ -4,6 +4,7 @@ reprocess_behavior "completed" re-runs those intervals without changing the resu
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -11,7 +12,18 @@ import pytest
 from tests.e2e.test_e2e_airflow import warehouse
 from tests.support.airflow_server import AirflowServer, ApiError
 
-pytestmark = [pytest.mark.slow, pytest.mark.airflow]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.airflow,
+    # Opt-in until it runs on its own Airflow with a PostgreSQL metadata DB: in the CI rehearsal of
+    # 2026-12-01, Airflow 3.3.2's scheduler died (sqlalchemy ObjectDeletedError on a DagRun in
+    # _schedule_all_dag_runs) right as POST /api/v2/backfills created the runs on standalone's SQLite
+    # metadata DB, which left the shared e2e server without a scheduler for every later test.
+    pytest.mark.skipif(
+        os.environ.get("DAG_FACTORY_TEST_AIRFLOW_BACKFILL") != "1",
+        reason="set DAG_FACTORY_TEST_AIRFLOW_BACKFILL=1 (crashes 3.3.2's scheduler on SQLite now and then; see the marker)",
+    ),
+]
 
 PIPELINE = """\
 version: 1
