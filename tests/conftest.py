@@ -6,9 +6,13 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.mariadb import MariaServer, mariadb_server
+from tests.support.postgres import PgServer, postgres_server
 
 REPO = Path(__file__).resolve().parents[1]
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="dagf-airflow-"))
@@ -29,3 +33,26 @@ def airflow_db() -> Path:
     """A migrated SQLite metadata DB (once per session, ~5 s)."""
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
     return _AIRFLOW_HOME
+
+
+# Real servers, one of each per test session for every folder (tests start them; no mocks).
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    try:
+        with postgres_server() as server:
+            yield server
+    except (RuntimeError, OSError) as e:  # no binaries and no DSN: say so instead of erroring
+        if os.environ.get("CI"):  # CI installs PostgreSQL: there a missing server is a failure
+            raise
+        pytest.skip(f"no PostgreSQL available: {e}")
+
+
+@pytest.fixture(scope="session")
+def maria() -> Iterator[MariaServer]:
+    try:
+        with mariadb_server() as server:
+            yield server
+    except (RuntimeError, OSError) as e:
+        if os.environ.get("CI"):  # CI installs MariaDB (scripts/mariadb.sh): there a missing server is a failure
+            raise
+        pytest.skip(f"no MariaDB available: {e}")

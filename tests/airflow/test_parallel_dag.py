@@ -15,7 +15,7 @@ import pytest
 
 from dag_factory.config.describe import task_ids
 from dag_factory.config.loader import load_pipeline
-from tests.support.postgres import PgServer, postgres_server
+from tests.support.postgres import PgServer
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.slow]
@@ -54,15 +54,9 @@ for ti in sorted(run.get_task_instances(), key=lambda t: (t.task_id, t.map_index
 """
 
 
-@pytest.fixture(scope="module")
-def pg() -> PgServer:
-    try:
-        with postgres_server() as server:
-            yield server
-    except (RuntimeError, OSError) as e:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no PostgreSQL available: {e}")
+@pytest.fixture
+def pg(pg_server: PgServer) -> PgServer:
+    return pg_server  # the session server (tests/conftest.py)
 
 
 def _env(pg: PgServer, db: str) -> str:

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from dag_factory.config.loader import load_pipelines
 from dag_factory.demo import shop
-from tests.support.postgres import PgServer, postgres_server
+from tests.support.postgres import PgServer
 from tests.support.terminal import Terminal
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,15 +56,9 @@ def test_tables_of_the_demo_shop_and_one_tables_columns(demo_repo):
     assert missing.returncode == 1 and "no table 'nope'" in missing.stderr
 
 
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgServer]:
-    try:
-        with postgres_server() as server:
-            yield server
-    except (RuntimeError, OSError) as e:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no PostgreSQL available: {e}")
+@pytest.fixture
+def pg(pg_server: PgServer) -> PgServer:
+    return pg_server  # the session server (tests/conftest.py)
 
 
 def test_postgres_table_with_a_composite_key_in_a_schema(pg: PgServer, tmp_path):

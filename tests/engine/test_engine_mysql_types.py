@@ -7,7 +7,6 @@ microseconds, '' vs NULL.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -21,21 +20,10 @@ from dag_factory.engine import mysql_arrow
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.normalize import normalize
 from dag_factory.engine.sources import open_source
-from tests.support.mariadb import MariaServer, mariadb_server
+from tests.support.mariadb import MariaServer
 
 pytestmark = pytest.mark.slow
 DAY = Interval(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC), "UTC")
-
-
-@pytest.fixture(scope="module")
-def maria() -> Iterator[MariaServer]:
-    try:
-        with mariadb_server() as server:
-            yield server
-    except (RuntimeError, OSError) as e:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no MariaDB available: {e}")
 
 
 @pytest.fixture

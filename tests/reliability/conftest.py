@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from dag_factory.engine.connections import ConnInfo
-from tests.support.postgres import PgServer, postgres_server
+from tests.support.postgres import PgServer
 
 
-@pytest.fixture(scope="session")
-def rel_pg_server() -> Iterator[PgServer]:
-    try:
-        with postgres_server() as server:
-            yield server
-    except (RuntimeError, OSError) as e:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no PostgreSQL available: {e}")
+@pytest.fixture
+def rel_pg_server(pg_server: PgServer) -> PgServer:
+    return pg_server  # the session server (tests/conftest.py)
 
 
 @pytest.fixture
