@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psutil
 import psycopg
@@ -17,7 +18,7 @@ from dag_factory.config.schedules import Interval
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.runner import extract
 
-ROWS = 600_000
+ROWS = 1_200_000
 BATCH = 10_000
 
 
@@ -62,7 +63,8 @@ def test_extract_memory_does_not_grow_with_table_size(pg_conn, tmp_path):
     result = extract(p, iv, c, lake, progress=progress)
     assert result.rows == ROWS
     assert peak["calls"] == ROWS // BATCH
-    assert pq.ParquetFile(f"{result.location}/part-00000.parquet").metadata.num_rows == ROWS
+    files = sorted(Path(result.location).glob("part-*.parquet"))
+    assert sum(pq.ParquetFile(f).metadata.num_rows for f in files) == ROWS
     mb = 1 << 20
     print(
         f"\n[memory] {ROWS} rows, source table {table_bytes / mb:.0f} MiB, batch {BATCH}: "
@@ -71,7 +73,11 @@ def test_extract_memory_does_not_grow_with_table_size(pg_conn, tmp_path):
     )
     # Arrow buffers (the data we hold) stay at a few batches, far below the table size.
     assert peak["arrow"] < 48 * mb < table_bytes
-    # RSS includes allocator/thread-pool warm-up, so the generous bound is on its growth
-    # while the last 3/4 of the table streams through: it must not scale with rows.
-    assert peak["late_growth"] < 48 * mb
+    # RSS includes allocator/thread-pool warm-up, so the bound is on its growth while the last
+    # 3/4 of the table streams through: it must not scale with rows. Allocator retention alone
+    # measured 2-55 MiB at both 600k and 1.2M rows (CI once hit 52.5 MiB against a 48 MiB bound
+    # at 600k), so the table is large enough that holding its last 3/4 (~164 MiB) is far above 96.
+    late_bound = 96 * mb
+    assert late_bound < table_bytes * 3 // 4
+    assert peak["late_growth"] < late_bound
     assert peak["rss"] < 256 * mb
