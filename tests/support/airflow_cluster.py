@@ -1,4 +1,6 @@
-"""Airflow as a small CeleryExecutor cluster on one machine, for the Celery end-to-end test.
+"""Airflow as a small cluster on one machine with a PostgreSQL metadata DB: CeleryExecutor
+for the Celery end-to-end test, LocalExecutor for tests that need an Airflow of their own
+(the backfill test: isolated from the shared `airflow standalone` and its SQLite DB).
 
 api-server, scheduler, dag-processor, triggerer and N Celery workers run as separate
 processes (each its own process group), each with its own AIRFLOW_HOME and working
@@ -6,7 +8,8 @@ directory, as if each had its own machine: they share only the DAG bundle folder
 PostgreSQL metadata DB, and talk over the network (Redis broker, the api-server's execution
 API). Every component gets the same secrets (JWT, api secret, Fernet), which a real
 deployment distributes through its config too; without the shared JWT secret the workers'
-task tokens are refused by the api-server.
+task tokens are refused by the api-server. Under LocalExecutor there are no workers: the
+scheduler runs the tasks, and it and the api-server share one task log folder (TASK_LOGS).
 
 Every wait is bounded and names what it waited for plus the ends of the component logs;
 every process group is stopped at the end, also when start-up fails.
@@ -23,16 +26,19 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from dag_factory.cli import standalone
-from tests.support.airflow_server import REPO, AirflowServer
+from tests.support.airflow_server import REPO, AirflowServer, ApiError
 
 CONTROL_PLANE = ("api-server", "scheduler", "dag-processor", "triggerer")
+CELERY, LOCAL = "CeleryExecutor", "LocalExecutor"
+TASK_LOGS = "task-logs"  # under the cluster root: LocalExecutor's task logs (scheduler writes, api-server reads)
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 
 
@@ -73,21 +79,32 @@ class Component:
 class Cluster:
     server: AirflowServer  # the REST client (api-server of the cluster)
     components: dict[str, Component] = field(default_factory=dict)
+    root: Path | None = None
 
     @property
     def workers(self) -> list[Component]:
         return [c for c in self.components.values() if c.name not in CONTROL_PLANE]
 
+    def task_log_folders(self) -> list[Path]:
+        """Where task logs are written: each Celery worker's home, or TASK_LOGS (LocalExecutor)."""
+        folders = [w.airflow_home / "logs" for w in self.workers]
+        return folders or ([self.root / TASK_LOGS] if self.root else [])
+
     def log_tails(self, lines: int = 25) -> str:
-        """The end of every component's log, and of the task logs on each worker."""
+        """The end of every component's log, and of the latest task logs."""
         out = []
         for c in self.components.values():
             out.append(f"--- {c.log_path} ({'running' if c.alive() else f'exited {c.proc and c.proc.returncode}'}):")
             out.append(_short(standalone.log_tail(c.log_path, lines)))
-        for w in self.workers:
-            for task_log in sorted((w.airflow_home / "logs").rglob("*.log"))[-6:]:
+        for folder in self.task_log_folders():
+            for task_log in sorted(folder.rglob("*.log"))[-6:]:
                 out.append(f"--- task log {task_log}:\n{_short(standalone.log_tail(task_log, 8))}")
         return "\n".join(out)
+
+    def wait_for(self, what: str, probe: Callable[[], tuple[bool, Any]], timeout: float) -> Any:
+        """Call `probe` (-> (done, detail)) every 2 s until done, returning the detail; fail at
+        once when a component exits (a crashed scheduler), and after `timeout` seconds."""
+        return _wait(self, what, probe, timeout)
 
 
 def _short(text: str, width: int = 300) -> str:
@@ -95,22 +112,42 @@ def _short(text: str, width: int = 300) -> str:
 
 
 def cluster_environment(
-    metadata_url: str, broker_url: str, bundle: Path, api_port: int, extra: Mapping[str, str]
+    metadata_url: str,
+    broker_url: str | None,
+    bundle: Path,
+    api_port: int,
+    extra: Mapping[str, str],
+    executor: str = CELERY,
+    task_logs: Path | None = None,
 ) -> dict[str, str]:
-    """What every component's environment has in common (no AIRFLOW_HOME: each its own)."""
+    """What every component's environment has in common (no AIRFLOW_HOME: each its own).
+    CeleryExecutor needs `broker_url`; LocalExecutor needs `task_logs`, the folder the
+    scheduler (which runs the tasks) and the api-server (which shows their logs) share."""
+    assert executor in (CELERY, LOCAL), executor
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DAG_FACTORY_"))}
     fernet = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    if executor == CELERY:
+        assert broker_url, "CeleryExecutor needs a broker"
+        executor_env = {
+            "AIRFLOW__CELERY__BROKER_URL": broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata_url}",
+        }
+    else:
+        assert task_logs is not None, "LocalExecutor needs the shared task log folder"
+        executor_env = {
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(task_logs),
+            "AIRFLOW__CORE__PARALLELISM": "4",  # LocalExecutor forks this many workers up front (default 32)
+        }
     env.update(
         {
             "PATH": os.pathsep.join([str(standalone.venv_bin()), env.get("PATH", os.defpath)]),
             "PYTHONPATH": str(REPO),  # for tests.support.worker_hostname
             "PYTHONUNBUFFERED": "1",
             "NO_COLOR": "1",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url,  # psycopg 3 does both (asyncpg is not installed)
-            "AIRFLOW__CELERY__BROKER_URL": broker_url,
-            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata_url}",
+            **executor_env,
             "AIRFLOW__CORE__DAGS_FOLDER": str(bundle),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
@@ -189,19 +226,19 @@ def migrate(root: Path, env: dict[str, str], timeout: float = 300) -> None:
     )
 
 
-def _wait(cluster: Cluster, what: str, probe, timeout: float) -> None:
+def _wait(cluster: Cluster, what: str, probe: Callable[[], tuple[bool, Any]], timeout: float) -> Any:
     deadline = time.monotonic() + timeout
-    last = "never probed"
+    last: Any = "never probed"
     while True:
         dead = [c.name for c in cluster.components.values() if not c.alive()]
         if dead:
             raise AssertionError(f"{', '.join(dead)} exited while waiting for {what}\n{cluster.log_tails()}")
         try:
             done, last = probe()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, ApiError) as exc:  # a busy api-server on a small machine: try again
             done, last = False, f"{type(exc).__name__}: {exc}"
         if done:
-            return
+            return last
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {last}\n{cluster.log_tails()}")
         time.sleep(2)
@@ -238,18 +275,25 @@ def airflow_cluster(
     root: Path,
     bundle: Path,
     metadata_url: str,
-    broker_url: str,
+    broker_url: str | None,
     extra_env: Mapping[str, str],
     workers: tuple[str, ...] = ("worker-a", "worker-b"),
     concurrency: int = 2,
     timeout: float = 240,
+    executor: str = CELERY,
 ) -> Iterator[Cluster]:
     """Migrate the metadata DB, start every component, wait until the api-server reports
-    all healthy and every worker consumes from the broker; yield a Cluster; stop it all."""
-    assert find_spec("airflow.providers.celery"), "apache-airflow-providers-celery is missing: run scripts/setup.sh"
+    all healthy and every worker consumes from the broker; yield a Cluster; stop it all.
+    With executor=LOCAL: no broker and no workers (pass broker_url=None, workers=())."""
+    if executor == CELERY:
+        assert find_spec("airflow.providers.celery"), "apache-airflow-providers-celery is missing: run scripts/setup.sh"
+    else:
+        assert not workers and broker_url is None, "LocalExecutor: the scheduler runs the tasks; no workers, no broker"
     api_port = standalone.free_ports(1)[0]
     base_url = f"http://127.0.0.1:{api_port}"
-    env = cluster_environment(metadata_url, broker_url, bundle, api_port, extra_env)
+    env = cluster_environment(
+        metadata_url, broker_url, bundle, api_port, extra_env, executor, task_logs=root / TASK_LOGS if executor == LOCAL else None
+    )
     started = time.monotonic()
     migrate(root, env)
     migrated = time.monotonic()
@@ -260,7 +304,7 @@ def airflow_cluster(
             c.start()
         api = components["api-server"]
         server = AirflowServer(base_url, "", "", root, api.airflow_home, bundle / "pipelines", components["scheduler"].log_path)
-        cluster = Cluster(server, components)
+        cluster = Cluster(server, components, root)
         _wait(cluster, "every component healthy", lambda: _healthy(base_url), timeout)
         for w in cluster.workers:
             _wait(cluster, f"Celery worker {w.name} ready", lambda w=w: _worker_ready(w), timeout)
