@@ -67,11 +67,17 @@ def _quote(name: str) -> str:
 
 def outer_select(sql: str, oids: Sequence[int], schema: pa.Schema) -> str:
     """SELECT around the query so that every column reaches the driver in a form it decodes
-    to `schema` exactly: text for what we keep as text, int8 for oid."""
+    to `schema` exactly and fast: text for what we keep as text and for numeric, int8 for oid."""
     exprs = []
     for oid, f in zip(oids, schema, strict=True):
         col = f"s.{_quote(f.name)}"
         if pa.types.is_string(f.type) and oid not in _TEXTS:
+            col = f"{col}::text AS {_quote(f.name)}"
+        elif oid == _NUMERIC:
+            # the server's text, cast exactly by Arrow (_conform): the driver's own conversion
+            # of binary numeric to text costs ~0.29 s of client CPU per million values, Arrow's
+            # cast of the server's text ~0.07 s (TPC-H lineitem SF1, 4 numeric columns: the
+            # driver's read went from 14.5 s to 7.5 s of CPU, the extract from 16.1 s to 10.6 s)
             col = f"{col}::text AS {_quote(f.name)}"
         elif oid == _OID:
             col = f"{col}::int8 AS {_quote(f.name)}"
