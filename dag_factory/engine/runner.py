@@ -113,6 +113,9 @@ def extract(
             schema, batches = normalize(raw, pipeline.source, pipeline.load, window)
             rows = _counted(batches, progress)
             info: PartitionInfo = lake.write_partition(lake_path(pipeline), interval.partition, schema, rows)
+    # Arrow's allocator keeps freed batch memory for reuse; hand it back, so a load that follows
+    # in this process (`dag-factory run`) does not stack on it (SF1 lineitem run: 660 -> 553 MB)
+    pa.default_memory_pool().release_unused()
     return ExtractResult(rows=info.rows, files=info.files, location=info.location, ds=interval.ds)
 
 
