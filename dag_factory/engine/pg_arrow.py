@@ -36,9 +36,12 @@ from dag_factory.errors import EngineError
 
 # type OIDs the driver decodes to the Arrow type our schema wants; any other column whose
 # schema type is a string is selected as `::text` (the server's rendering)
-# char(n) (1042) is not among them: `::text` drops its blank padding, as MySQL returns char(n)
-# and as docs/types.md promises (`= 'MAIL'` must match in the warehouse)
 _TEXTS = {25, 1043, 19, 18}  # text, varchar, name, "char"
+# char(n) arrives padded and loses its trailing blanks in `conform`, as `::text` would drop them
+# (as MySQL returns char(n), and as docs/types.md promises: `= 'MAIL'` must match in the
+# warehouse); the server's own bpchar -> text cast cost 2.1 s of server time on TPC-H lineitem
+# SF1 (4 char columns), Arrow's utf8_rtrim a few hundredths
+_PADDED = 1042
 # one-dimensional arrays the driver decodes natively: array type OID -> the element's Arrow type
 ARRAY_ELEMENTS: dict[int, pa.DataType] = {
     1000: pa.bool_(),
@@ -67,11 +70,12 @@ def _quote(name: str) -> str:
 
 def outer_select(sql: str, oids: Sequence[int], schema: pa.Schema) -> str:
     """SELECT around the query so that every column reaches the driver in a form it decodes
-    to `schema` exactly and fast: text for what we keep as text and for numeric, int8 for oid."""
+    to `schema` exactly and fast: text for what we keep as text and for numeric, int8 for oid
+    (char(n) as it is: `_conform` drops its padding)."""
     exprs = []
     for oid, f in zip(oids, schema, strict=True):
         col = f"s.{_quote(f.name)}"
-        if pa.types.is_string(f.type) and oid not in _TEXTS:
+        if pa.types.is_string(f.type) and oid not in _TEXTS and oid != _PADDED:
             col = f"{col}::text AS {_quote(f.name)}"
         elif oid == _NUMERIC:
             # the server's text, cast exactly by Arrow (_conform): the driver's own conversion
@@ -113,11 +117,14 @@ def conninfo(conn: ConnInfo, passthrough: Sequence[str]) -> str:
     return make_conninfo("", **{k: v for k, v in kwargs.items() if v is not None})
 
 
-def _conform(batch: pa.RecordBatch, schema: pa.Schema, where: str) -> pa.RecordBatch:
-    """The driver's batch in our schema: numeric arrives as text (cast exactly, or fail)."""
+def _conform(batch: pa.RecordBatch, schema: pa.Schema, padded: set[int], where: str) -> pa.RecordBatch:
+    """The driver's batch in our schema: numeric arrives as text (cast exactly, or fail), char(n)
+    padded (trailing blanks dropped, as PostgreSQL's own cast to text drops them)."""
     cols = []
     for i, f in enumerate(schema):
         col = batch.column(i)
+        if i in padded:
+            col = pc.utf8_rtrim(col, characters=" ")
         if col.type != f.type:
             if isinstance(col, pa.ExtensionArray):  # the driver tags some types (opaque, uuid, json): cast their storage
                 col = col.storage
@@ -132,10 +139,13 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema, where: str) -> pa.RecordB
     return pa.RecordBatch.from_arrays(cols, schema=schema)
 
 
-def read_batches(dsn: str, select: str, schema: pa.Schema, where: str) -> Iterator[pa.RecordBatch]:
-    """Stream `select` (a literal query, no parameters: see outer_select) as batches in `schema`."""
+def read_batches(dsn: str, select: str, schema: pa.Schema, oids: Sequence[int], where: str) -> Iterator[pa.RecordBatch]:
+    """Stream `select` (outer_select of a literal query, no parameters) as batches in `schema`;
+    `oids` are the query's column types."""
     import adbc_driver_manager
     import adbc_driver_postgresql.dbapi as adbc
+
+    padded = {i for i, oid in enumerate(oids) if oid == _PADDED}
 
     try:
         con = adbc.connect(dsn)
@@ -148,7 +158,7 @@ def read_batches(dsn: str, select: str, schema: pa.Schema, where: str) -> Iterat
             reader = cur.fetch_record_batch()
             for batch in reader:
                 if batch.num_rows:
-                    yield _conform(batch, schema, where)
+                    yield _conform(batch, schema, padded, where)
         except (adbc_driver_manager.Error, OSError) as e:  # errors met mid-stream come through Arrow as OSError
             raise EngineError(f"{where}: reading failed: {_first_line(e)}") from None
         finally:

@@ -57,6 +57,8 @@ def _column(conn: ConnInfo, pg_type: str, literals: list[str], setup: str = "") 
         ("text", ["''", "NULL", "'é ☃ \"q\" , x'"], pa.string(), ["", None, 'é ☃ "q" , x']),
         ("varchar(10)", ["'a\nb'", "''"], pa.string(), ["a\nb", ""]),
         ("char(3)", ["'ab'", "NULL"], pa.string(), ["ab", None]),  # unpadded (docs/types.md)
+        # only trailing blanks go, as the server's own ::text drops them; a tab or inner blanks stay
+        ("char(4)", ["''", "' a b'", "E'a\\t'", "'é'"], pa.string(), ["", " a b", "a\t", "é"]),
         ("bytea", ["'\\x00ff'", "''", "NULL"], pa.binary(), [b"\x00\xff", b"", None]),
         (
             "date",

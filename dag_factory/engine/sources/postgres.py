@@ -102,4 +102,4 @@ class PostgresSource:
         literal = psycopg.ClientCursor(self._connection()).mogrify(sql, params) if params else sql
         select = pg_arrow.outer_select(literal, oids, schema)
         dsn = pg_arrow.conninfo(self.conn, _PASSTHROUGH_EXTRA)
-        yield from pg_arrow.read_batches(dsn, select, schema, f"source {self.conn}")
+        yield from pg_arrow.read_batches(dsn, select, schema, oids, f"source {self.conn}")
