@@ -51,7 +51,10 @@ def _bits(col: pa.Array) -> pa.Array:
     return pa.array([None if v is None else int.from_bytes(v, "big") for v in col.to_pylist()], pa.int64())
 
 
-def _conform(batch: pa.RecordBatch, schema: pa.Schema, bits: set[int], where: str) -> pa.RecordBatch:
+def conform(batch: pa.RecordBatch, schema: pa.Schema, type_codes: list[int], where: str) -> pa.RecordBatch:
+    """connectorx's batch in our schema (exact casts, BIT bytes to ints), on the consumer's side
+    of the read-ahead queue: the reader thread is the extract's critical path."""
+    bits = {i for i, code in enumerate(type_codes) if code == _BIT}
     cols = []
     for i, f in enumerate(schema):
         col = batch.column(i)
@@ -66,20 +69,12 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema, bits: set[int], where: st
     return pa.RecordBatch.from_arrays(cols, schema=schema)
 
 
-def read_batches(
-    conn: ConnInfo,
-    sql: str,
-    schema: pa.Schema,
-    type_codes: list[int],
-    batch_size: int,
-    where: str,
-    session: list[str] | None = None,
-) -> Iterator[pa.RecordBatch]:
-    """Stream `sql` (a literal query: bind parameters client-side first) as batches in `schema`;
-    `session` statements run first on connectorx's connection (the source's sql_mode)."""
+def read_raw(conn: ConnInfo, sql: str, batch_size: int, where: str, session: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream `sql` (a literal query: bind parameters client-side first) as connectorx's non-empty
+    batches (`conform` turns each into our schema); `session` statements run first on
+    connectorx's connection (the source's sql_mode)."""
     import connectorx as cx
 
-    bits = {i for i, code in enumerate(type_codes) if code == _BIT}
     try:
         reader = cx.read_sql(
             url(conn),
@@ -91,9 +86,7 @@ def read_batches(
         )
         for batch in reader:
             if batch.num_rows:
-                yield _conform(batch, schema, bits, where)
-    except EngineError:
-        raise
+                yield batch
     except BaseException as e:  # connectorx raises RuntimeError, or a Rust panic (BaseException)
         if isinstance(e, (KeyboardInterrupt, SystemExit, GeneratorExit)):
             raise

@@ -71,14 +71,14 @@ def _quote(name: str) -> str:
 def outer_select(sql: str, oids: Sequence[int], schema: pa.Schema) -> str:
     """SELECT around the query so that every column reaches the driver in a form it decodes
     to `schema` exactly and fast: text for what we keep as text and for numeric, int8 for oid
-    (char(n) as it is: `_conform` drops its padding)."""
+    (char(n) as it is: `conform` drops its padding)."""
     exprs = []
     for oid, f in zip(oids, schema, strict=True):
         col = f"s.{_quote(f.name)}"
         if pa.types.is_string(f.type) and oid not in _TEXTS and oid != _PADDED:
             col = f"{col}::text AS {_quote(f.name)}"
         elif oid == _NUMERIC:
-            # the server's text, cast exactly by Arrow (_conform): the driver's own conversion
+            # the server's text, cast exactly by Arrow (conform): the driver's own conversion
             # of binary numeric to text costs ~0.29 s of client CPU per million values, Arrow's
             # cast of the server's text ~0.07 s (TPC-H lineitem SF1, 4 numeric columns: the
             # driver's read went from 14.5 s to 7.5 s of CPU, the extract from 16.1 s to 10.6 s)
@@ -117,9 +117,13 @@ def conninfo(conn: ConnInfo, passthrough: Sequence[str]) -> str:
     return make_conninfo("", **{k: v for k, v in kwargs.items() if v is not None})
 
 
-def _conform(batch: pa.RecordBatch, schema: pa.Schema, padded: set[int], where: str) -> pa.RecordBatch:
+def conform(batch: pa.RecordBatch, schema: pa.Schema, oids: Sequence[int], where: str) -> pa.RecordBatch:
     """The driver's batch in our schema: numeric arrives as text (cast exactly, or fail), char(n)
-    padded (trailing blanks dropped, as PostgreSQL's own cast to text drops them)."""
+    padded (trailing blanks dropped, as PostgreSQL's own cast to text drops them).
+
+    Apart from read_raw, so that it runs on the consumer's side of the read-ahead queue: the
+    thread running the driver's parse is the extract's critical path."""
+    padded = {i for i, oid in enumerate(oids) if oid == _PADDED}
     cols = []
     for i, f in enumerate(schema):
         col = batch.column(i)
@@ -139,13 +143,11 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema, padded: set[int], where: 
     return pa.RecordBatch.from_arrays(cols, schema=schema)
 
 
-def read_batches(dsn: str, select: str, schema: pa.Schema, oids: Sequence[int], where: str) -> Iterator[pa.RecordBatch]:
-    """Stream `select` (outer_select of a literal query, no parameters) as batches in `schema`;
-    `oids` are the query's column types."""
+def read_raw(dsn: str, select: str, where: str) -> Iterator[pa.RecordBatch]:
+    """Stream `select` (outer_select of a literal query, no parameters) as the driver's non-empty
+    batches; `conform` turns each into our schema."""
     import adbc_driver_manager
     import adbc_driver_postgresql.dbapi as adbc
-
-    padded = {i for i, oid in enumerate(oids) if oid == _PADDED}
 
     try:
         con = adbc.connect(dsn)
@@ -158,7 +160,7 @@ def read_batches(dsn: str, select: str, schema: pa.Schema, oids: Sequence[int], 
             reader = cur.fetch_record_batch()
             for batch in reader:
                 if batch.num_rows:
-                    yield _conform(batch, schema, padded, where)
+                    yield batch
         except (adbc_driver_manager.Error, OSError) as e:  # errors met mid-stream come through Arrow as OSError
             raise EngineError(f"{where}: reading failed: {_first_line(e)}") from None
         finally:

@@ -193,8 +193,8 @@ class MysqlSource:
             cur.execute("SELECT @@SESSION.sql_mode")
             row = cur.fetchone()
             session = [f"SET SESSION sql_mode = {db.escape(str(row[0] if row else '') or '')}"]
-        batches = mysql_arrow.read_batches(self.conn, literal, schema, codes, size, where, session)
-        return ((where, b) for b in read_ahead(batches))
+        raw = read_ahead(mysql_arrow.read_raw(self.conn, literal, size, where, session))  # connectorx, in a thread
+        return ((where, mysql_arrow.conform(b, schema, codes, where)) for b in raw)  # exact casts, here
 
     def _stream(self, sql: str, params: list[object], size: int) -> Iterator[list[tuple[Any, ...]]]:
         import pymysql

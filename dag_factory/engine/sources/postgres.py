@@ -93,7 +93,8 @@ class PostgresSource:
         def decode(schema: pa.Schema | None) -> tuple[pa.Schema, Iterator[tuple[str, pa.RecordBatch]]]:
             if schema is None:
                 raise EngineError(f"{where}: COPY needs the column types")
-            return schema, ((where, b) for b in read_ahead(self._stream(sql, params, schema, oids)))
+            raw = read_ahead(self._stream(sql, params, schema, oids))  # the driver's parse, in a thread
+            return schema, ((where, pg_arrow.conform(b, schema, oids, where)) for b in raw)  # exact casts, here
 
         return ArrowStream(where, columns, decode)
 
@@ -102,4 +103,4 @@ class PostgresSource:
         literal = psycopg.ClientCursor(self._connection()).mogrify(sql, params) if params else sql
         select = pg_arrow.outer_select(literal, oids, schema)
         dsn = pg_arrow.conninfo(self.conn, _PASSTHROUGH_EXTRA)
-        yield from pg_arrow.read_batches(dsn, select, schema, oids, f"source {self.conn}")
+        yield from pg_arrow.read_raw(dsn, select, f"source {self.conn}")
