@@ -16,6 +16,7 @@ import pytest
 from dag_factory.config.model import HttpSource, Load, SqlSource
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.normalize import normalize
+from dag_factory.engine.normalize.batches import rebatch
 from dag_factory.engine.sources.raw import ArrowStream, NativeColumn, RecordStream, RowStream
 from dag_factory.errors import EngineError
 
@@ -86,3 +87,20 @@ def test_records_are_filtered_to_the_interval_by_their_cursor():
     raw = RecordStream("GET /v1/x", iter(pages), empty="none")
     _, batches = normalize(raw, source, Load("incremental", cursor="at"), IV)
     assert [r["id"] for b in batches for r in b.to_pylist()] == [2]
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 50])
+@pytest.mark.parametrize(
+    "chunks",
+    [[], [0], [5], [50], [49, 1], [3, 0, 4, 97, 2, 50, 51, 1], [100, 100, 100], [1] * 120, [7, 7, 7, 7, 7, 7, 7, 7]],
+)
+def test_rebatch_cuts_any_chunking_into_exact_sizes_keeping_every_row_in_order(chunks: list[int], size: int):
+    values = pa.array(range(sum(chunks)), pa.int64())
+    batches, at = [], 0
+    for n in chunks:
+        batches.append(pa.record_batch([values.slice(at, n)], names=["i"]))
+        at += n
+    out = list(rebatch(iter(batches), size))
+    assert all(b.num_rows == size for b in out[:-1])
+    assert not out or 0 < out[-1].num_rows <= size
+    assert pa.Table.from_batches(out, schema=pa.schema([("i", pa.int64())])).column("i").to_pylist() == values.to_pylist()
