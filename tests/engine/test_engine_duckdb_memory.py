@@ -1,5 +1,5 @@
-"""A DuckDB file warehouse caps its memory (512MB unless the connection says otherwise) and
-spills to disk beyond the cap instead of failing; an in-memory one keeps DuckDB's default."""
+"""A DuckDB file warehouse caps its memory (512MB unless the connection says otherwise) and a
+merge bigger than the cap still completes exactly; an in-memory one keeps DuckDB's default."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dag_factory.config.model import Load
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.warehouses.duckdb import DEFAULT_MEMORY_LIMIT, DuckDBWarehouse
-from dag_factory.errors import ConnectionConfigError, EngineError
+from dag_factory.errors import ConnectionConfigError
 
 IV = Interval(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
 NEXT = Interval(datetime(2024, 3, 2, tzinfo=UTC), datetime(2024, 3, 3, tzinfo=UTC))
@@ -65,23 +65,16 @@ def _rows(first: int, count: int, label: str, day: int) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=100_000))
 
 
-def _merge(conn: ConnInfo, spill: bool) -> None:
+def test_a_merge_bigger_than_the_cap_stays_exact(tmp_path: Path):
+    """The next day's 1.5M keyed rows (half of them updates) merged into 1.5M under a 32MB cap:
+    each side is ~100 MB of rows, so DuckDB works through its spill folder (<file>.tmp) and the
+    result is exact. (Whether the same merge fails with spilling off varied from run to run, so
+    that is not asserted.)"""
+    conn = ConnInfo("wh", "duckdb", host=str(tmp_path / "wh.duckdb"), extra={"memory_limit": "32MB"})
     keyed = Load(mode="incremental", cursor="updated_at", primary_key=("id",))
     with DuckDBWarehouse(conn) as wh:
-        if not spill:
-            wh.db.execute("SET temp_directory = ''")
         wh.load("main.t", Load(mode="full_refresh"), IV, _rows(0, 1_500_000, "old", day=1))
         wh.load("main.t", keyed, NEXT, _rows(750_000, 1_500_000, "new", day=2))
-
-
-def test_a_merge_bigger_than_the_cap_spills_and_stays_exact(tmp_path: Path):
-    """The next day's 1.5M keyed rows (half of them updates) merged into 1.5M under a 32MB cap:
-    without a place to spill it runs out of memory; with the file's spill folder it is exact."""
-    cap = {"memory_limit": "32MB"}
-    with pytest.raises(EngineError, match="Out of Memory"):
-        _merge(ConnInfo("wh", "duckdb", host=str(tmp_path / "nospill.duckdb"), extra=cap), spill=False)
-    conn = ConnInfo("wh", "duckdb", host=str(tmp_path / "wh.duckdb"), extra=cap)
-    _merge(conn, spill=True)
     with duckdb.connect(conn.host) as db:  # checked without the cap
         count, old, new, keys = db.execute(
             "SELECT count(*), count(*) FILTER (WHERE payload LIKE 'old-%'), count(*) FILTER (WHERE payload LIKE 'new-%'),"
