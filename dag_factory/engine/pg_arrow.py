@@ -2,8 +2,9 @@
 
 The driver runs `COPY (query) TO STDOUT (FORMAT binary)` and parses the binary rows into
 Arrow in C++: measured 1.6x faster than COPY csv parsed by pyarrow.csv, and 1.9x faster than
-connectorx, with flat memory (benchmarks/bench_readers.py). Binary COPY carries exact values,
-so no text round trip decides a type.
+connectorx, with flat memory (benchmarks/bench_readers.py). Binary COPY carries exact values;
+the one text round trip is numeric (the server's text, cast by Arrow to the declared
+decimal128/256, failing rather than rounding), because the driver's own rendering was slower.
 
 Type rule (documented in docs/sources.md), from the SELECT's result description:
 

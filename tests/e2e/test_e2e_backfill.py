@@ -131,18 +131,6 @@ def _runs(cluster: Cluster, dag_id: str) -> list[dict]:
     return sorted(runs, key=lambda r: r["data_interval_start"])
 
 
-def _wait_for_run(cluster: Cluster, dag_id: str, run_id: str) -> dict:
-    server = cluster.server
-
-    def probe():
-        run = server.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-        return run["state"] in ("success", "failed"), run
-
-    run = cluster.wait_for(f"run {dag_id}/{run_id} to finish", probe, timeout=600)
-    assert run["state"] == "success", f"{dag_id}/{run_id} ended {run['state']}\n{server.run_report(dag_id, run_id)}"
-    return run
-
-
 def _table(home: Path, name: str) -> list[tuple]:
     with warehouse(home) as db:
         return db.execute(TABLE_SQL.format(name=name)).fetchall()
@@ -184,7 +172,7 @@ def test_airflow_backfill_equals_sequential_runs(backfill_airflow: Backfill):
             "conf": {},
         }
         server.request("POST", f"/api/v2/dags/{SEQUENTIAL}/dagRuns", body)
-        run = _wait_for_run(cluster, SEQUENTIAL, f"seq_{i}")
+        run = cluster.wait_for_run(SEQUENTIAL, f"seq_{i}", timeout=600)
         assert (run["data_interval_start"], run["data_interval_end"]) == (start, end)
     assert [r["dag_run_id"] for r in _runs(cluster, SEQUENTIAL)] == ["seq_0", "seq_1", "seq_2"]
     print(f"3 sequential runs done after {time.monotonic() - started:.0f}s")

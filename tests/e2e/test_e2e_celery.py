@@ -116,20 +116,6 @@ def task_instances(cluster: Cluster, dag_id: str, run_id: str) -> list[dict]:
     return cluster.server.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
 
 
-def wait_for_run(cluster: Cluster, dag_id: str, run_id: str, timeout: float = 240) -> dict:
-    server = cluster.server
-
-    def probe():
-        run = server.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
-        return run["state"] in ("success", "failed"), run
-
-    run = server.wait_for(f"run {dag_id}/{run_id} to finish", probe, timeout, interval=2)
-    assert run["state"] == "success", (
-        f"{dag_id}/{run_id} ended {run['state']}\n{server.run_report(dag_id, run_id)}\n{cluster.log_tails()}"
-    )
-    return run
-
-
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory) -> Iterator[Loaded]:
     root = tmp_path_factory.mktemp("celery-e2e")
@@ -161,9 +147,9 @@ def loaded(tmp_path_factory) -> Iterator[Loaded]:
 
         for dag_id, logical_date in RUNS.items():
             server.trigger(dag_id, "celery_e2e", logical_date)
-        runs = {dag_id: wait_for_run(cluster, dag_id, "celery_e2e") for dag_id in RUNS}
+        runs = {dag_id: cluster.wait_for_run(dag_id, "celery_e2e", timeout=240) for dag_id in RUNS}
         server.trigger(AFTER, "celery_e2e", None)
-        runs[AFTER] = wait_for_run(cluster, AFTER, "celery_e2e")
+        runs[AFTER] = cluster.wait_for_run(AFTER, "celery_e2e", timeout=240)
         tasks = {dag_id: task_instances(cluster, dag_id, "celery_e2e") for dag_id in runs}
         print(
             f"\ncluster + servers ready after {ready - started:.0f}s; {sum(map(len, tasks.values()))} tasks of "

@@ -106,6 +106,20 @@ class Cluster:
         once when a component exits (a crashed scheduler), and after `timeout` seconds."""
         return _wait(self, what, probe, timeout)
 
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> dict:
+        """Wait for a DAG run to end; assert it succeeded (else its task report and the log tails)."""
+        server = self.server
+
+        def probe():
+            run = server.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            return run["state"] in ("success", "failed"), run
+
+        run = self.wait_for(f"run {dag_id}/{run_id} to finish", probe, timeout)
+        assert run["state"] == "success", (
+            f"{dag_id}/{run_id} ended {run['state']}\n{server.run_report(dag_id, run_id)}\n{self.log_tails()}"
+        )
+        return run
+
 
 def _short(text: str, width: int = 300) -> str:
     return "\n".join(line[:width] for line in text.splitlines())
