@@ -3,8 +3,14 @@
 The driver runs `COPY (query) TO STDOUT (FORMAT binary)` and parses the binary rows into
 Arrow in C++: measured 1.6x faster than COPY csv parsed by pyarrow.csv, and 1.9x faster than
 connectorx, with flat memory (benchmarks/bench_readers.py). Binary COPY carries exact values;
-the one text round trip is numeric (the server's text, cast by Arrow to the declared
-decimal128/256, failing rather than rounding), because the driver's own rendering was slower.
+the driver hands numeric over as its exact decimal text, which Arrow casts to the declared
+decimal128/256, failing rather than rounding.
+
+The driver is pinned to 1.8.0 (setup.cfg, constraints.txt): the 1.9.0-1.13.0 wheels on PyPI
+spend about twice its CPU on the same COPY (their hot helpers are not inlined; TPC-H lineitem
+SF1: 7.1 s vs 3.6-4.5 s of CPU for the raw read, extract 10.7-12.7 s -> 8.0-10.4 s). What
+1.9.0 fixed for reads (apache/arrow-adbc#3611: a batch whose strings pass 2 GiB failed) cannot
+happen here: batches close at the driver's 16 MB size hint, and a PostgreSQL value is < 1 GB.
 
 Type rule (documented in docs/sources.md), from the SELECT's result description:
 
@@ -71,18 +77,12 @@ def _quote(name: str) -> str:
 
 def outer_select(sql: str, oids: Sequence[int], schema: pa.Schema) -> str:
     """SELECT around the query so that every column reaches the driver in a form it decodes
-    to `schema` exactly and fast: text for what we keep as text and for numeric, int8 for oid
-    (char(n) as it is: `conform` drops its padding)."""
+    to `schema` exactly and fast: text for what we keep as text, int8 for oid (numeric and
+    char(n) as they are: `conform` casts the driver's numeric text and drops char(n)'s padding)."""
     exprs = []
     for oid, f in zip(oids, schema, strict=True):
         col = f"s.{_quote(f.name)}"
         if pa.types.is_string(f.type) and oid not in _TEXTS and oid != _PADDED:
-            col = f"{col}::text AS {_quote(f.name)}"
-        elif oid == _NUMERIC:
-            # the server's text, cast exactly by Arrow (conform): the driver's own conversion
-            # of binary numeric to text costs ~0.29 s of client CPU per million values, Arrow's
-            # cast of the server's text ~0.07 s (TPC-H lineitem SF1, 4 numeric columns: the
-            # driver's read went from 14.5 s to 7.5 s of CPU, the extract from 16.1 s to 10.6 s)
             col = f"{col}::text AS {_quote(f.name)}"
         elif oid == _OID:
             col = f"{col}::int8 AS {_quote(f.name)}"
@@ -119,7 +119,7 @@ def conninfo(conn: ConnInfo, passthrough: Sequence[str]) -> str:
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema, oids: Sequence[int], where: str) -> pa.RecordBatch:
-    """The driver's batch in our schema: numeric arrives as text (cast exactly, or fail), char(n)
+    """The driver's batch in our schema: numeric arrives as the driver's text (cast exactly, or fail), char(n)
     padded (trailing blanks dropped, as PostgreSQL's own cast to text drops them).
 
     Apart from read_raw, so that it runs on the consumer's side of the read-ahead queue: the
@@ -162,7 +162,7 @@ def read_raw(dsn: str, select: str, where: str) -> Iterator[pa.RecordBatch]:
             for batch in reader:
                 if batch.num_rows:
                     yield batch
-        except (adbc_driver_manager.Error, OSError) as e:  # errors met mid-stream come through Arrow as OSError
+        except (adbc_driver_manager.Error, OSError, pa.ArrowException) as e:  # mid-stream errors come through Arrow
             raise EngineError(f"{where}: reading failed: {_first_line(e)}") from None
         finally:
             cur.close()

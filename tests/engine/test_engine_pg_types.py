@@ -7,6 +7,8 @@ values written out here by hand, never with what another reader returns.
 
 from __future__ import annotations
 
+import decimal
+import random
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
@@ -122,6 +124,40 @@ def test_type(pg_conn: ConnInfo, pg_type: str, literals: list[str], arrow: pa.Da
 def test_enum_is_its_label(pg_conn: ConnInfo) -> None:
     got_type, got = _column(pg_conn, "mood", ["'happy'", "NULL"], setup="CREATE TYPE mood AS ENUM ('sad', 'happy')")
     assert (got_type, got) == (pa.string(), ["happy", None])
+
+
+def _numeric_literals(scale: int, digits: int, n: int) -> list[str]:
+    """Edges of PostgreSQL's base-10000 digit groups, then `n` seeded values of every length."""
+    rng = random.Random(15)
+    decimal.getcontext().prec = 80  # this test's thread: 38 digits exceed the default 28
+    unit = Decimal(1).scaleb(-scale)
+    top = Decimal(10) ** (digits - scale) - unit
+    edges = [Decimal(0), unit, Decimal("0.1"), Decimal(1), Decimal("9999.99"), Decimal(10000), Decimal("10000.01"), top]
+    edges += [Decimal(10) ** k for k in range(digits - scale)] + [Decimal(10) ** k - unit for k in range(1, digits - scale)]
+    values = [v.quantize(unit) for v in edges if v <= top]
+    for _ in range(n):
+        width = rng.randint(1, digits)
+        values.append(Decimal(rng.randrange(10**width)).scaleb(-scale))
+    return [str(v) for v in values] + [str(-v) for v in values if v]
+
+
+@pytest.mark.parametrize(
+    ("pg_type", "digits", "scale"), [("numeric(15,2)", 15, 2), ("numeric(20,4)", 20, 4), ("numeric(38,10)", 38, 10)]
+)
+def test_numeric_digits_groups_are_exact(pg_conn: ConnInfo, pg_type: str, digits: int, scale: int) -> None:
+    """The driver turns binary numeric (base-10000 digit groups, a weight and a display scale) into
+    decimal text: every group edge and 300 random widths come back as the same decimal."""
+    literals = _numeric_literals(scale, digits, 300)
+    with psycopg.connect(
+        host=pg_conn.host, port=pg_conn.port, user=pg_conn.login, dbname=pg_conn.database, autocommit=True
+    ) as pg:
+        pg.execute(f"CREATE TABLE t (i int, v {pg_type})")
+        with pg.cursor().copy("COPY t (i, v) FROM STDIN") as cp:
+            for i, lit in enumerate(literals):
+                cp.write_row((i, lit))
+    tbl = _read(pg_conn, query="SELECT v FROM t ORDER BY i")
+    assert tbl.schema.field("v").type == pa.decimal128(digits, scale)
+    assert tbl.column("v").to_pylist() == [Decimal(lit) for lit in literals]
 
 
 def test_nan_numeric_is_not_a_decimal(pg_conn: ConnInfo) -> None:
