@@ -72,6 +72,7 @@ from dag_factory.engine.lake import (
     LocalPartition,
     PartitionInfo,
     S3Partition,
+    parquet_writer,
     validate_ds,
     validate_lake_path,
 )
@@ -292,7 +293,7 @@ class S3Lake:
             nonlocal local
             fd, local = tempfile.mkstemp(prefix="dagf-s3lake-", suffix=".parquet", dir=self.spool_dir)
             os.close(fd)
-            return pq.ParquetWriter(local, schema, compression="snappy")
+            return parquet_writer(local, schema)
 
         try:
             for batch in batches:
