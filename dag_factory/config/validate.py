@@ -6,13 +6,14 @@ import difflib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from dag_factory.config.yaml_loader import VALUE, KeyPath, Mark, nearest_mark
 from dag_factory.errors import Problem
+
+if TYPE_CHECKING:  # jsonschema is imported only to explain an invalid file (0.1 s of every start)
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "pipeline.schema.json"
 _PACKAGED_SCHEMA = Path(__file__).resolve().parent / "pipeline.schema.json"
@@ -42,6 +43,8 @@ def schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator, FormatChecker
+
     return Draft202012Validator(schema(), format_checker=FormatChecker(formats=["date"]))
 
 
@@ -182,6 +185,8 @@ def _message(error: ValidationError) -> tuple[str, str, KeyPath]:
     """(message, hint, path to point at) for one jsonschema error; value errors point at the value."""
     if error.validator in ("anyOf", "oneOf") and error.context:
         # explain with the alternative whose type fits (a mapping given to `schedule`: the {after:} form)
+        from jsonschema.exceptions import best_match
+
         fitting = [e for e in error.context if not (e.validator == "type" and not e.relative_path)]
         deepest = best_match(fitting) if fitting else None
         if deepest is not None:
