@@ -1,4 +1,5 @@
-"""A DuckDB file warehouse caps its memory (512MB unless the connection says otherwise) and a
+"""A DuckDB file warehouse caps its memory (128MB per thread, at least 256MB, unless the
+connection says otherwise) and a
 merge bigger than the cap still completes exactly; an in-memory one keeps DuckDB's default."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 from dag_factory.config.model import Load
 from dag_factory.config.schedules import Interval
 from dag_factory.engine.connections import ConnInfo
-from dag_factory.engine.warehouses.duckdb import DEFAULT_MEMORY_LIMIT, DuckDBWarehouse
+from dag_factory.engine.warehouses.duckdb import DuckDBWarehouse, default_memory_limit
 from dag_factory.errors import ConnectionConfigError
 
 IV = Interval(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC))
@@ -36,8 +37,14 @@ def _as_duckdb_shows(limit: str | None) -> str:
 
 def test_file_database_is_capped_by_default(tmp_path: Path):
     with DuckDBWarehouse(ConnInfo("wh", "duckdb", host=str(tmp_path / "wh.duckdb"))) as wh:
-        assert _setting(wh.db) == _as_duckdb_shows(DEFAULT_MEMORY_LIMIT)
+        threads = int(wh.db.execute("SELECT current_setting('threads')").fetchone()[0])  # type: ignore[index]
+        assert _setting(wh.db) == _as_duckdb_shows(f"{max(256, 128 * threads)}MB")
         assert _setting(wh.db) != _as_duckdb_shows(None)  # DuckDB's own default is 80% of RAM
+
+
+def test_the_default_cap_grows_with_threads():
+    """Each DuckDB thread needs room of its own for a spilling group-by: 128MB each, 256MB at least."""
+    assert [default_memory_limit(n) for n in (1, 2, 3, 16)] == ["256MB", "256MB", "384MB", "2048MB"]
 
 
 def test_connection_extra_sets_the_cap(tmp_path: Path):
