@@ -84,7 +84,7 @@ def machine_info() -> dict[str, str]:
             str(OURS_PY),
             "-c",
             "import importlib.metadata as m; print(', '.join(f'{p} {m.version(p)}' for p in "
-            "('apache-airflow', 'pyarrow', 'duckdb', 'psycopg', 'PyYAML', 'jsonschema')))",
+            "('apache-airflow', 'pyarrow', 'duckdb', 'adbc-driver-postgresql', 'connectorx', 'psycopg', 'PyYAML', 'jsonschema')))",
         ],
         capture_output=True,
         text=True,
