@@ -102,7 +102,19 @@ def _parallel_extract(p: Pipeline, dag: DAG, source_name: str, lake_name: str) -
     return plan, commit
 
 
-def build_dag(p: Pipeline) -> DAG:
+# DAG arguments whose default Airflow reads from its config inside every DAG(...): taken once per
+# parse from the first DAG built and passed to the rest (the same values; 2,000 config lookups
+# were ~6% of parsing 1,000 pipelines)
+FROM_AIRFLOW_CONFIG = ("max_active_tasks", "max_consecutive_failed_dag_runs")
+
+
+def airflow_config_defaults(dag: DAG) -> dict[str, Any]:
+    return {name: getattr(dag, name) for name in FROM_AIRFLOW_CONFIG}
+
+
+def build_dag(p: Pipeline, config_defaults: dict[str, Any] | None = None) -> DAG:
+    """The pipeline's DAG; `config_defaults` (airflow_config_defaults of a DAG built in the same
+    parse) saves Airflow's per-DAG config lookups."""
     zone = ZoneInfo(p.timezone)
     default_args: dict[str, Any] = {
         "owner": p.owner,
@@ -125,6 +137,7 @@ def build_dag(p: Pipeline) -> DAG:
         default_args=default_args,
         auto_register=False,
         deadline=_deadline(p),
+        **(config_defaults or {}),
     )
     source_name = p.source.label
     lake_name = lake_label(p)

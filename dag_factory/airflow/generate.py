@@ -14,7 +14,7 @@ from typing import Any
 
 from airflow.sdk import get_parsing_context
 
-from dag_factory.airflow.builder import build_dag, build_placeholder
+from dag_factory.airflow.builder import airflow_config_defaults, build_dag, build_placeholder
 from dag_factory.config.cache import ConfigCache
 from dag_factory.config.loader import FileError, declared_owner, discover, load_pipelines
 from dag_factory.config.shards import current_shards, shard_of
@@ -52,9 +52,12 @@ def generate_dags(namespace: dict[str, Any], pipelines_dir: str | None = None, s
     result = load_pipelines(root, paths=paths or mine, cache=ConfigCache.default(), known_stems={p.stem for p in files})
     dags: dict[str, Any] = {}
     errors = list(result.errors)
+    config_defaults: dict[str, Any] | None = None
     for name, pipeline in result.pipelines.items():
         try:
-            dags[name] = build_dag(pipeline)
+            dags[name] = build_dag(pipeline, config_defaults)
+            if config_defaults is None:
+                config_defaults = airflow_config_defaults(dags[name])
         except Exception as exc:  # broad: any error of one pipeline's build must not take the other DAGs down
             log.exception("dag_factory: could not build DAG %s", name)
             problem = Problem(pipeline.path, 1, 1, f"could not build the DAG: {type(exc).__name__}: {exc}")

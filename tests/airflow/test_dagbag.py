@@ -166,3 +166,13 @@ def test_dags_serialize_like_the_dag_processor_does(monkeypatch):
         again = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
         assert again.dag_id == dag.dag_id
         assert {t.task_id for t in again.tasks} == {t.task_id for t in dag.tasks}
+
+
+def test_every_dag_takes_airflows_configured_limits(monkeypatch):
+    """The generator reads Airflow's per-DAG config defaults once per parse (builder.py
+    FROM_AIRFLOW_CONFIG): every DAG, not just the first, carries what the config says."""
+    monkeypatch.setenv("AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG", "7")
+    monkeypatch.setenv("AIRFLOW__CORE__MAX_CONSECUTIVE_FAILED_DAG_RUNS_PER_DAG", "3")
+    dags = _bag(monkeypatch).dags
+    assert len(dags) == len(EXAMPLES)
+    assert {(d.max_active_tasks, d.max_consecutive_failed_dag_runs) for d in dags.values()} == {(7, 3)}
