@@ -17,7 +17,6 @@ from dag_factory.engine import located
 from dag_factory.engine.aws import AwsResolver, aws_for
 from dag_factory.engine.connections import KINDS, ConnInfo
 from dag_factory.engine.lake import Lake, LocalLake, PartitionInfo, S3Partition
-from dag_factory.engine.memory import trim
 from dag_factory.engine.normalize import normalize
 from dag_factory.engine.parallel import PartRange, interval_ranges, parallel_of, ranges, splits_interval, window_of
 from dag_factory.engine.sources import open_source
@@ -75,18 +74,13 @@ def lake_path(pipeline: Pipeline) -> str:
     return pipeline.lake.path if pipeline.lake else f"{STAGING_PREFIX}/{pipeline.name}"
 
 
-TRIM_EVERY = 4  # batches (~200k rows); one trim costs ~3 ms with a 200 MB heap
-
-
 def _counted(batches: Iterable[pa.RecordBatch], progress: Progress | None) -> Iterator[pa.RecordBatch]:
     rows = 0
-    for i, b in enumerate(batches, 1):
+    for b in batches:
         rows += b.num_rows
         yield b
         if progress is not None:
             progress(rows)
-        if i % TRIM_EVERY == 0:  # the batch is written and freed: keep the peak flat (memory.py)
-            trim()
 
 
 def extract(
