@@ -68,7 +68,7 @@ ARRAY_ELEMENTS: dict[int, pa.DataType] = {
 _ARRAY_SQL = {1000: "bool[]", 1005: "int2[]", 1007: "int4[]", 1016: "int8[]", 1021: "float4[]", 1022: "float8[]"}
 _ARRAY_SQL |= {1182: "date[]", 1183: "time[]", 1115: "timestamp[]", 1185: "timestamptz[]", 1001: "bytea[]"}
 _ARRAY_SQL |= {1009: "text[]", 1015: "varchar[]"}
-_NUMERIC, _OID = 1700, 26
+_OID = 26
 
 
 def _quote(name: str) -> str:
