@@ -21,8 +21,8 @@ IV = Interval(datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 3, 2, tzinfo=UTC)
 NEXT = Interval(datetime(2024, 3, 2, tzinfo=UTC), datetime(2024, 3, 3, tzinfo=UTC))
 
 
-def _setting(db: duckdb.DuckDBPyConnection) -> str:
-    row = db.execute("SELECT current_setting('memory_limit')").fetchone()
+def _setting(db: duckdb.DuckDBPyConnection, name: str = "memory_limit") -> str:
+    row = db.execute("SELECT current_setting(?)", [name]).fetchone()
     assert row is not None
     return str(row[0])
 
@@ -37,7 +37,7 @@ def _as_duckdb_shows(limit: str | None) -> str:
 
 def test_file_database_is_capped_by_default(tmp_path: Path):
     with DuckDBWarehouse(ConnInfo("wh", "duckdb", host=str(tmp_path / "wh.duckdb"))) as wh:
-        threads = int(wh.db.execute("SELECT current_setting('threads')").fetchone()[0])  # type: ignore[index]
+        threads = int(_setting(wh.db, "threads"))
         assert _setting(wh.db) == _as_duckdb_shows(f"{max(256, 128 * threads)}MB")
         assert _setting(wh.db) != _as_duckdb_shows(None)  # DuckDB's own default is 80% of RAM
 

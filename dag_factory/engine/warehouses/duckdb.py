@@ -73,7 +73,7 @@ class DuckDBWarehouse(SqlWarehouse):
         # peaks at 256 / 408 / 418 MB at 256MB (at 512MB: 6M 450, 12M 632 MB), in the same time.
         # An in-memory database cannot spill: left uncapped.
         if not limit and conn.host != ":memory:":
-            limit = default_memory_limit(int(self._setting("threads")))
+            limit = default_memory_limit(int(self._one("SELECT current_setting('threads')")))
         if limit:
             self.db.execute(f"SET memory_limit = '{limit}'")
         self.conn = conn
@@ -144,12 +144,7 @@ class DuckDBWarehouse(SqlWarehouse):
     def count(self, table_sql: str) -> int:
         return int(self._one(f"SELECT count(*) FROM {table_sql}"))
 
-    def _setting(self, name: str) -> Any:
-        row = self.db.execute("SELECT current_setting(?)", [name]).fetchone()
-        assert row is not None  # current_setting of a known name always returns a row
-        return row[0]
-
     def _one(self, sql: str) -> Any:
         row = self.db.execute(sql).fetchone()
-        assert row is not None  # an aggregate or current_database() always returns a row
+        assert row is not None  # an aggregate, current_database() or current_setting() always returns a row
         return row[0]
