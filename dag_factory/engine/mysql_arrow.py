@@ -52,8 +52,8 @@ def _bits(col: pa.Array) -> pa.Array:
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema, type_codes: list[int], where: str) -> pa.RecordBatch:
-    """connectorx's batch in our schema (exact casts, BIT bytes to ints), on the consumer's side
-    of the read-ahead queue: the reader thread is the extract's critical path."""
+    """connectorx's batch in our schema (exact casts, BIT bytes to ints), in the consumer's
+    thread: connectorx's own parsing thread is the extract's critical path."""
     bits = {i for i, code in enumerate(type_codes) if code == _BIT}
     cols = []
     for i, f in enumerate(schema):

@@ -1,10 +1,11 @@
 """Read ahead in a thread, so reading the source and writing Parquet use both cores.
 
-The database drivers (ADBC, connectorx) and Arrow's Parquet writer release the GIL while
-they work, so a reader thread filling a small queue overlaps the two: the extract costs
-about max(read, write) instead of read + write. The queue is bounded (memory stays at a
-few batches), errors surface in the consumer, and a consumer that stops early stops the
-reader instead of leaving it blocked.
+The ADBC PostgreSQL driver and Arrow's Parquet writer release the GIL while they work, so a
+reader thread filling a small queue overlaps the two: the extract costs about
+max(read, write) instead of read + write. The queue is bounded (memory stays at a few
+batches), errors surface in the consumer, and a consumer that stops early stops the reader
+instead of leaving it blocked. Not for connectorx (MySQL): it parses in its own thread
+already, and its iterator holds the GIL while it waits (engine/sources/mysql.py).
 """
 
 from __future__ import annotations

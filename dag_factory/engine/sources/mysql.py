@@ -30,7 +30,6 @@ from dag_factory.config.schedules import Interval
 from dag_factory.engine import mysql_arrow
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.identifiers import split_table, validate_identifier
-from dag_factory.engine.overlap import read_ahead
 from dag_factory.engine.parallel import PartRange, part_where
 from dag_factory.engine.sources.base import cursor_column, expect, render_query, template_values
 from dag_factory.engine.sources.raw import NativeColumn, RowStream
@@ -193,7 +192,10 @@ class MysqlSource:
             cur.execute("SELECT @@SESSION.sql_mode")
             row = cur.fetchone()
             session = [f"SET SESSION sql_mode = {db.escape(str(row[0] if row else '') or '')}"]
-        raw = read_ahead(mysql_arrow.read_raw(self.conn, literal, size, where, session))  # connectorx, in a thread
+        # No read-ahead thread here: connectorx parses in its own Rust thread already, and its
+        # iterator holds the GIL while it waits for a batch, so a second Python thread waiting in
+        # it starves this one (casts, Parquet writer) and the backlog grows (benchmarks/README).
+        raw = mysql_arrow.read_raw(self.conn, literal, size, where, session)
         return ((where, mysql_arrow.conform(b, schema, codes, where)) for b in raw)  # exact casts, here
 
     def _stream(self, sql: str, params: list[object], size: int) -> Iterator[list[tuple[Any, ...]]]:
