@@ -44,7 +44,16 @@ def ours_extract(cfg: dict) -> dict:
         target=Target(conn_id="wh", table="analytics.bench"),
     )
     kind = "postgres" if s["kind"] == "postgres" else "mysql"
-    src = ConnInfo("src", kind, host=s["host"], port=s["port"], login=s["user"], password=s.get("password"), database=s["db"])
+    src = ConnInfo(
+        "src",
+        kind,
+        host=s["host"],
+        port=s["port"],
+        login=s["user"],
+        password=s.get("password"),
+        database=s["db"],
+        extra=s.get("extra") or {},
+    )
     lake = ConnInfo("lake", "fs", host=str(work / "lake"))
     from datetime import UTC, datetime
 

@@ -20,15 +20,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dag_factory.engine.connections import ConnInfo
-from dag_factory.errors import EngineError
+from dag_factory.errors import ConnectionConfigError, EngineError
 
 _MAX_PRECISION, _MAX_SCALE = 28, 10
 _GEOMETRY, _BIT = 255, 16
+READERS = ("auto", "pymysql")  # the connection's extra.reader
 
 
 def eligible(conn: ConnInfo, schema: pa.Schema, type_codes: list[int]) -> bool:
-    """Whether connectorx reads this result exactly (else: PyMySQL)."""
-    if (conn.extra or {}).get("ssl") or (conn.extra or {}).get("charset", "utf8mb4") != "utf8mb4":
+    """Whether connectorx reads this result exactly (else: PyMySQL). A connection whose
+    extra.reader is "pymysql" never uses it: PyMySQL reads only as fast as the lake write goes,
+    where connectorx reads ahead without a bound (docs/sources.md)."""
+    extra = conn.extra or {}
+    reader = extra.get("reader", "auto")
+    if reader not in READERS:
+        raise ConnectionConfigError(f"connection {conn}: extra.reader must be one of {', '.join(READERS)}, not {reader!r}")
+    if reader == "pymysql" or extra.get("ssl") or extra.get("charset", "utf8mb4") != "utf8mb4":
         return False
     if any(code == _GEOMETRY for code in type_codes):
         return False

@@ -8,6 +8,7 @@ microseconds, '' vs NULL.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
@@ -20,6 +21,7 @@ from dag_factory.engine import mysql_arrow
 from dag_factory.engine.connections import ConnInfo
 from dag_factory.engine.normalize import normalize
 from dag_factory.engine.sources import open_source
+from dag_factory.errors import ConnectionConfigError
 from tests.support.mariadb import MariaServer
 
 pytestmark = pytest.mark.slow
@@ -32,18 +34,19 @@ def db(maria: MariaServer) -> Iterator[str]:
         yield name
 
 
-def _read(maria: MariaServer, db: str, ddl: str, rows: str, tz: str = "+00:00") -> pa.Table:
+def _read(maria: MariaServer, db: str, ddl: str, rows: str, tz: str = "+00:00", reader: str = "auto") -> pa.Table:
     with maria.connect(db) as c, c.cursor() as cur:
         cur.execute(f"SET time_zone = '{tz}'")
         cur.execute(f"CREATE TABLE t (i int PRIMARY KEY, {ddl})")
         cur.execute(f"INSERT INTO t VALUES {rows}")
-    with open_source(maria.conninfo(db)) as src:
+    with open_source(replace(maria.conninfo(db), extra={"reader": reader})) as src:
         source, load = SqlSource(conn_id="src", query="SELECT * FROM t ORDER BY i"), Load(mode="full_refresh")
         schema, batches = normalize(src.read(source, load, DAY), source, load, DAY)
         return pa.Table.from_batches(list(batches), schema=schema).drop(["i"])
 
 
-def test_exact_values_through_the_fast_reader(maria: MariaServer, db: str) -> None:
+@pytest.mark.parametrize("reader", ["auto", "pymysql"])  # connectorx, and PyMySQL forced by the connection
+def test_exact_values_through_either_reader(maria: MariaServer, db: str, reader: str) -> None:
     ddl = (
         "d decimal(12,2), d28 decimal(28,10), ubi bigint unsigned, ui int unsigned, uti tinyint unsigned, "
         "bi bigint, dt datetime(6), ts timestamp(6) NULL, t time(6), dd date, s varchar(10), tx text, "
@@ -56,7 +59,7 @@ def test_exact_values_through_the_fast_reader(maria: MariaServer, db: str) -> No
         "(2, -0.01, -0.0000000001, 0, 0, 0, 9223372036854775807, '1000-01-01 00:00:00', '2000-01-01 00:00:01', "
         "'00:00:00', '1000-01-01', NULL, NULL, b'0', x'', 1901, NULL, NULL)"
     )
-    tbl = _read(maria, db, ddl, rows, tz="+02:00")  # written at +02:00: TIMESTAMP comes back as the UTC instant
+    tbl = _read(maria, db, ddl, rows, tz="+02:00", reader=reader)  # written at +02:00: TIMESTAMP comes back in UTC
     assert tbl.schema.field("d").type == pa.decimal128(12, 2)
     assert tbl.schema.field("ubi").type == pa.decimal128(20, 0)
     assert tbl.schema.field("ts").type == pa.timestamp("us", tz="UTC")
@@ -96,3 +99,13 @@ def test_which_results_connectorx_reads() -> None:
     assert not mysql_arrow.eligible(conn, pa.schema([("a", pa.decimal128(12, 11))]), [246])
     assert not mysql_arrow.eligible(ConnInfo("src", "mysql", host="h", extra={"ssl": {"ca": "x"}}), ok, [246, 8, 253])
     assert not mysql_arrow.eligible(conn, pa.schema([("g", pa.binary())]), [255])
+    assert not mysql_arrow.eligible(ConnInfo("src", "mysql", host="h", extra={"reader": "pymysql"}), ok, [246, 8, 253])
+    with pytest.raises(
+        ConnectionConfigError, match=r"connection src \(mysql\): extra.reader must be one of auto, pymysql, not 'fast'"
+    ):
+        mysql_arrow.eligible(ConnInfo("src", "mysql", host="h", extra={"reader": "fast"}), ok, [246, 8, 253])
+
+
+def test_an_unknown_reader_is_named_before_any_row_is_read(maria: MariaServer, db: str) -> None:
+    with pytest.raises(ConnectionConfigError, match=r"connection src \(mysql\): extra.reader must be one of auto, pymysql"):
+        _read(maria, db, "d decimal(12,2)", "(1, 1.50)", reader="fast")

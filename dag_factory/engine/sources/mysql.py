@@ -7,8 +7,9 @@ The columns are described by the protocol's column definitions of a `LIMIT 0` ru
 same SELECT; normalize maps them (and PyMySQL's values) to Arrow.
 
 Connection (Airflow conn_type `mysql`, engine kind `mysql`): host, port (3306), login,
-password, schema (= the database); extra `charset` (default utf8mb4) and `ssl`
-(a dict passed to PyMySQL, e.g. `{"ca": "/etc/ssl/rds-ca.pem"}` for Aurora/RDS).
+password, schema (= the database); extra `charset` (default utf8mb4), `ssl`
+(a dict passed to PyMySQL, e.g. `{"ca": "/etc/ssl/rds-ca.pem"}` for Aurora/RDS) and `reader`
+("auto", or "pymysql" to keep connectorx out: a hard memory bound, about 10x slower).
 
 Time semantics: the session runs with `time_zone = '+00:00'`, so TIMESTAMP columns
 come back in UTC (Arrow timestamp with tz UTC) and compare against the interval
