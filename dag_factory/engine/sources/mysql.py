@@ -195,7 +195,7 @@ class MysqlSource:
             session = [f"SET SESSION sql_mode = {db.escape(str(row[0] if row else '') or '')}"]
         # No read-ahead thread here: connectorx parses in its own Rust thread already, and its
         # iterator holds the GIL while it waits for a batch, so a second Python thread waiting in
-        # it starves this one (casts, Parquet writer) and the backlog grows (benchmarks/README).
+        # it can only stall this one (casts, Parquet writer). benchmarks/README, "Third pass".
         raw = mysql_arrow.read_raw(self.conn, literal, size, where, session)
         return ((where, mysql_arrow.conform(b, schema, codes, where)) for b in raw)  # exact casts, here
 
