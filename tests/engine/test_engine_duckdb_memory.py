@@ -1,6 +1,6 @@
 """A DuckDB file warehouse caps its memory (128MB per thread, at least 256MB, unless the
-connection says otherwise) and a
-merge bigger than the cap still completes exactly; an in-memory one keeps DuckDB's default."""
+connection says otherwise) and a merge bigger than the cap still completes exactly; an
+in-memory one keeps DuckDB's default."""
 
 from __future__ import annotations
 

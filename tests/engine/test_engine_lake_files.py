@@ -1,5 +1,6 @@
-"""What a lake file looks like inside (engine/lake.py parquet_writer): the same for a local and an
-S3 lake, read back with pyarrow's own metadata, never through our reader."""
+"""What a lake file looks like inside (engine/lake.py parquet_writer, which the local and the S3
+lake share), written through a local lake and read back with pyarrow's own metadata, never
+through our reader."""
 
 from __future__ import annotations
 
